@@ -1,0 +1,40 @@
+import { randomUUID } from "node:crypto";
+import { MongoClient, type Db } from "mongodb";
+import { startEmbeddedMongo, type EmbeddedMongo } from "../../src/embedded/index.js";
+
+/**
+ * The MongoDB every integration test talks to: `TEST_MONGODB_URI` when set (a real mongod, or an
+ * embedded server started separately with `npm run mongo`), else a fresh embedded server.
+ * Each call gets its own database so test files never see each other's data.
+ */
+export interface TestMongo {
+  uri: string;
+  client: MongoClient;
+  db: Db;
+  dbName: string;
+  /** The embedded server, when this test started one (null against TEST_MONGODB_URI). */
+  embedded: EmbeddedMongo | null;
+  close(): Promise<void>;
+}
+
+export async function startTestMongo(label = "t"): Promise<TestMongo> {
+  const external = process.env.TEST_MONGODB_URI;
+  const embedded = external ? null : await startEmbeddedMongo();
+  const uri = external ?? embedded!.uri;
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5_000 });
+  await client.connect();
+  const dbName = `test_${label}_${randomUUID().slice(0, 8)}`;
+  const db = client.db(dbName);
+  return {
+    uri,
+    client,
+    db,
+    dbName,
+    embedded,
+    async close() {
+      await db.dropDatabase().catch(() => undefined);
+      await client.close();
+      await embedded?.stop();
+    },
+  };
+}
