@@ -1,0 +1,192 @@
+/**
+ * Running an aggregation pipeline. The leading `$match` stages are answered through the
+ * collection's indexes; mingo runs the rest; a final `$merge` or `$out` is carried out here, with
+ * MongoDB's semantics and this store's unique indexes, rather than by mingo.
+ */
+import { Aggregator } from "mingo";
+import { Collection, withId } from "./collection.js";
+import { compareValues } from "./compare.js";
+import { badValue, ErrorCodes, MongoCommandError } from "./errors.js";
+import { pipelineWritesNested, queryOptions } from "./mingo-options.js";
+import { cloneDoc, type Doc, isPlainObject, valuesAtPath } from "./paths.js";
+import type { Store } from "./store.js";
+import { applyUpdate } from "./update.js";
+
+export interface PipelineRequest {
+  db: string;
+  /** null for database-level pipelines (`aggregate: 1`, starting with `$documents`). */
+  collection: string | null;
+  pipeline: Doc[];
+  variables?: Doc;
+}
+
+export function runPipeline(store: Store, req: PipelineRequest): Doc[] {
+  const { pipeline } = req;
+  if (!Array.isArray(pipeline) || !pipeline.every(isPlainObject)) throw badValue("'pipeline' must be an array of objects");
+  for (const [i, stage] of pipeline.entries()) {
+    if (Object.keys(stage).length !== 1) {
+      throw new MongoCommandError(ErrorCodes.Location40324, "Location40323", "A pipeline stage specification object must contain exactly one field.");
+    }
+    const name = Object.keys(stage)[0]!;
+    if ((name === "$merge" || name === "$out") && i !== pipeline.length - 1) {
+      throw badValue(`${name} can only be the final stage in the pipeline`);
+    }
+  }
+  const last = pipeline[pipeline.length - 1];
+  const writer = last && ("$merge" in last || "$out" in last) ? last : null;
+  const body = writer ? pipeline.slice(0, -1) : pipeline;
+
+  const clone = pipelineWritesNested(body);
+  let stages = body;
+  let input: Doc[] = [];
+  if (req.collection !== null) {
+    const coll = store.collection(req.db, req.collection);
+    let filter: Doc = {};
+    let i = 0;
+    // Consecutive leading $match stages are one conjunction: give all of it to the index planner.
+    const leading: Doc[] = [];
+    while (i < body.length && isPlainObject(body[i]!.$match) && !hasExpr(body[i]!.$match as Doc)) {
+      leading.push(body[i]!.$match as Doc);
+      i++;
+    }
+    if (leading.length === 1) filter = leading[0]!;
+    else if (leading.length > 1) filter = { $and: leading };
+    stages = body.slice(i);
+    input = coll ? coll.matchingDocs(filter) : [];
+  }
+  if (clone) input = input.map(cloneDoc);
+
+  const resolver = (name: string): Doc[] => {
+    const docs = store.collection(req.db, name)?.allDocs() ?? [];
+    return clone ? docs.map(cloneDoc) : docs;
+  };
+  const results =
+    stages.length === 0
+      ? input
+      : (new Aggregator(stages, queryOptions({ collectionResolver: resolver, variables: req.variables })).run(input) as Doc[]);
+
+  if (writer) {
+    if ("$out" in writer) runOut(store, req.db, writer.$out, results);
+    else runMerge(store, req.db, writer.$merge, results, req.variables);
+    return [];
+  }
+  return results;
+}
+
+function hasExpr(match: Doc): boolean {
+  return "$expr" in match || "$where" in match || "$text" in match;
+}
+
+function target(db: string, spec: unknown, stage: string): { db: string; coll: string } {
+  if (typeof spec === "string") return { db, coll: spec };
+  if (isPlainObject(spec)) {
+    const coll = spec.coll ?? spec.into;
+    const targetDb = spec.db ?? db;
+    if (typeof coll === "string" && typeof targetDb === "string") return { db: targetDb, coll };
+    if (isPlainObject(coll) && typeof coll.coll === "string") {
+      return { db: typeof coll.db === "string" ? coll.db : db, coll: coll.coll };
+    }
+  }
+  throw badValue(`${stage} requires a target collection name`);
+}
+
+/** `$out`: the target's contents become exactly the results, atomically; its indexes are kept. */
+function runOut(store: Store, db: string, spec: unknown, results: Doc[]): void {
+  const t = target(db, spec, "$out");
+  const existing = store.collection(t.db, t.coll);
+  const fresh = new Collection(t.db, t.coll);
+  for (const index of existing?.indexes.values() ?? []) if (index.name !== "_id_") fresh.createIndex(index.spec);
+  for (const doc of results) fresh.insert(withId(doc));
+  store.install(fresh);
+}
+
+/** `$merge`: match each result to the target by the `on` fields (a unique index must cover them). */
+function runMerge(store: Store, db: string, spec: unknown, results: Doc[], variables?: Doc): void {
+  const t = target(db, spec, "$merge");
+  const opts = isPlainObject(spec) ? spec : {};
+  const on = opts.on === undefined ? ["_id"] : [opts.on].flat();
+  if (!on.every((f): f is string => typeof f === "string") || on.length === 0) throw badValue("$merge 'on' must be a field name or an array of them");
+  const whenMatched = opts.whenMatched ?? "merge";
+  const whenNotMatched = opts.whenNotMatched ?? "insert";
+  const { coll } = store.ensureCollection(t.db, t.coll);
+
+  const onIsId = on.length === 1 && on[0] === "_id";
+  if (!onIsId) {
+    const covered = [...coll.indexes.values()].some(
+      (ix) => ix.unique && ix.fields.length === on.length && on.every((f) => ix.fields.includes(f)),
+    );
+    if (!covered) {
+      throw new MongoCommandError(ErrorCodes.MergeOnFieldsNotUnique, "Location51183",
+        "Cannot find index to verify that join fields will be unique");
+    }
+  }
+
+  for (const result of results) {
+    const filter: Doc = {};
+    for (const f of on) {
+      const { values, multikey } = valuesAtPath(result, f);
+      if (multikey || values.length !== 1 || values[0] === undefined || values[0] === null) {
+        throw new MongoCommandError(ErrorCodes.MergeMissingOnField, "Location51132",
+          `$merge write error: 'on' field '${f}' cannot be missing, null, undefined or an array`);
+      }
+      filter[f] = values[0];
+    }
+    const match = firstExact(coll, filter, on);
+    if (!match) {
+      if (whenNotMatched === "insert") coll.insert(withId(result));
+      else if (whenNotMatched === "fail") {
+        throw new MongoCommandError(ErrorCodes.MergeWhenNotMatchedFail, "MergeStageNoMatchingDocument",
+          "$merge could not find a matching document in the target collection for at least one document in the source collection");
+      } else if (whenNotMatched !== "discard") throw badValue(`unknown whenNotMatched mode: ${String(whenNotMatched)}`);
+      continue;
+    }
+    const [rid, existing] = match;
+    if (whenMatched === "keepExisting") continue;
+    if (whenMatched === "fail") {
+      throw existingDuplicate(coll, on, filter);
+    }
+    let next: Doc;
+    if (whenMatched === "replace") {
+      if (result._id !== undefined && compareValues(result._id, existing._id) !== 0) throw immutable();
+      next = { ...result, _id: existing._id };
+      const { _id, ...rest } = next;
+      next = { _id, ...rest };
+    } else if (whenMatched === "merge") {
+      if (result._id !== undefined && compareValues(result._id, existing._id) !== 0) throw immutable();
+      next = { ...existing, ...result, _id: existing._id };
+    } else if (Array.isArray(whenMatched)) {
+      const vars: Doc = { ...(isPlainObject(opts.let) ? evaluateLet(opts.let, result) : {}), new: result, ...(variables ?? {}) };
+      next = new Aggregator(whenMatched as Doc[], queryOptions({ variables: vars })).run([cloneDoc(existing)])[0] as Doc;
+      next = applyUpdate(existing, next, { isInsert: false });
+    } else throw badValue(`unknown whenMatched mode: ${String(whenMatched)}`);
+    coll.replace(rid, next);
+  }
+}
+
+function evaluateLet(letSpec: Doc, result: Doc): Doc {
+  const out: Doc = {};
+  for (const [k, v] of Object.entries(letSpec)) {
+    out[k] = typeof v === "string" && v.startsWith("$") && !v.startsWith("$$") ? valuesAtPath(result, v.slice(1)).values[0] : v;
+  }
+  return out;
+}
+
+function firstExact(coll: Collection, filter: Doc, on: string[]): [number, Doc] | undefined {
+  for (const [rid, doc] of coll.match(filter)) {
+    if (on.every((f) => compareValues(valuesAtPath(doc, f).values[0], filter[f]) === 0)) return [rid, doc];
+  }
+  return undefined;
+}
+
+function existingDuplicate(coll: Collection, on: string[], filter: Doc): MongoCommandError {
+  const index = [...coll.indexes.values()].find((ix) => ix.fields.length === on.length && on.every((f) => ix.fields.includes(f)));
+  const shown = on.map((f) => `${f}: ${JSON.stringify(filter[f])}`).join(", ");
+  return new MongoCommandError(ErrorCodes.DuplicateKey, "DuplicateKey",
+    `E11000 duplicate key error collection: ${coll.ns} index: ${index?.name ?? "_id_"} dup key: { ${shown} }`,
+    { keyPattern: index?.spec.key ?? { _id: 1 }, keyValue: filter });
+}
+
+function immutable(): MongoCommandError {
+  return new MongoCommandError(ErrorCodes.ImmutableField, "ImmutableField",
+    "$merge failed to update the matching document, did you attempt to modify the _id or the shard key?");
+}

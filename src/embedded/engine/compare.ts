@@ -1,0 +1,136 @@
+/**
+ * MongoDB's total order over BSON values, used for index keys (and so for index range scans).
+ * Types order as MongoDB documents them: MinKey < null/missing < numbers < strings < objects <
+ * arrays < binary < ObjectId < booleans < dates < timestamps < regular expressions < MaxKey.
+ */
+import { Binary, Decimal128, Long, MaxKey, MinKey, ObjectId, Timestamp } from "bson";
+
+/** Sentinels that sort below and above every BSON value; used to bound index range scans. */
+export const LOWEST = Symbol("lowest");
+export const HIGHEST = Symbol("highest");
+
+function typeRank(v: unknown): number {
+  if (v === LOWEST) return -10;
+  if (v === HIGHEST) return 100;
+  if (v === undefined || v === null) return 1;
+  switch (typeof v) {
+    case "number":
+    case "bigint":
+      return 2;
+    case "string":
+      return 3;
+    case "boolean":
+      return 8;
+    case "symbol":
+      return 3;
+  }
+  if (v instanceof MinKey) return -1;
+  if (v instanceof MaxKey) return 99;
+  if (v instanceof Long || v instanceof Decimal128) return 2;
+  if (v instanceof Date) return 9;
+  if (v instanceof ObjectId) return 7;
+  if (v instanceof Timestamp) return 10;
+  if (v instanceof RegExp) return 11;
+  if (v instanceof Binary || v instanceof Uint8Array) return 6;
+  if (Array.isArray(v)) return 5;
+  return 4;
+}
+
+function toNumber(v: unknown): number {
+  if (typeof v === "number") return v;
+  if (typeof v === "bigint") return Number(v);
+  if (v instanceof Long) return v.toNumber();
+  if (v instanceof Decimal128) return Number(v.toString());
+  return NaN;
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  if (a.length !== b.length) return a.length < b.length ? -1 : 1;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1;
+  }
+  return 0;
+}
+
+export function compareValues(a: unknown, b: unknown): number {
+  const ra = typeRank(a);
+  const rb = typeRank(b);
+  if (ra !== rb) return ra < rb ? -1 : 1;
+  switch (ra) {
+    case 1:
+    case -1:
+    case 99:
+    case -10:
+    case 100:
+      return 0;
+    case 2: {
+      if (typeof a === "number" && typeof b === "number") {
+        // NaN sorts below every other number, as in MongoDB.
+        if (Number.isNaN(a)) return Number.isNaN(b) ? 0 : -1;
+        if (Number.isNaN(b)) return 1;
+        return a < b ? -1 : a > b ? 1 : 0;
+      }
+      if (a instanceof Long && b instanceof Long) return a.compare(b);
+      const x = toNumber(a);
+      const y = toNumber(b);
+      return x < y ? -1 : x > y ? 1 : 0;
+    }
+    case 3: {
+      const x = String(a);
+      const y = String(b);
+      return x < y ? -1 : x > y ? 1 : 0;
+    }
+    case 4:
+      return compareObjects(a as Record<string, unknown>, b as Record<string, unknown>);
+    case 5:
+      return compareArrays(a as unknown[], b as unknown[]);
+    case 6: {
+      const x = a instanceof Binary ? a.buffer : (a as Uint8Array);
+      const y = b instanceof Binary ? b.buffer : (b as Uint8Array);
+      return compareBytes(x, y);
+    }
+    case 7:
+      return compareBytes((a as ObjectId).id, (b as ObjectId).id);
+    case 8:
+      return a === b ? 0 : a ? 1 : -1;
+    case 9: {
+      const x = (a as Date).getTime();
+      const y = (b as Date).getTime();
+      return x < y ? -1 : x > y ? 1 : 0;
+    }
+    case 10:
+      return (a as Timestamp).compare(b as Timestamp);
+    case 11: {
+      const x = String(a);
+      const y = String(b);
+      return x < y ? -1 : x > y ? 1 : 0;
+    }
+  }
+  return 0;
+}
+
+function compareArrays(a: readonly unknown[], b: readonly unknown[]): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const c = compareValues(a[i], b[i]);
+    if (c !== 0) return c;
+  }
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
+}
+
+function compareObjects(a: Record<string, unknown>, b: Record<string, unknown>): number {
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  const n = Math.min(ka.length, kb.length);
+  for (let i = 0; i < n; i++) {
+    const c = compareValues(a[ka[i]!], b[kb[i]!]);
+    if (c !== 0) return c;
+    if (ka[i] !== kb[i]) return ka[i]! < kb[i]! ? -1 : 1;
+  }
+  return ka.length === kb.length ? 0 : ka.length < kb.length ? -1 : 1;
+}
+
+/** Index keys are tuples; the last element is the record id, which makes every key unique. */
+export function compareKeys(a: readonly unknown[], b: readonly unknown[]): number {
+  return compareArrays(a, b);
+}

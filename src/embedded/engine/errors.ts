@@ -1,0 +1,53 @@
+/** A command failure with MongoDB's numeric code and code name, as the driver expects them. */
+export class MongoCommandError extends Error {
+  constructor(
+    readonly code: number,
+    readonly codeName: string,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+export const ErrorCodes = {
+  BadValue: 2,
+  FailedToParse: 9,
+  TypeMismatch: 14,
+  InvalidLength: 16,
+  NamespaceNotFound: 26,
+  IndexNotFound: 27,
+  CursorNotFound: 43,
+  NamespaceExists: 48,
+  MaxTimeMSExpired: 50,
+  CommandNotFound: 59,
+  ImmutableField: 66,
+  InvalidOptions: 72,
+  InvalidNamespace: 73,
+  IndexOptionsConflict: 85,
+  IndexKeySpecsConflict: 86,
+  Location40324: 40324,
+  DuplicateKey: 11000,
+  MergeOnFieldsNotUnique: 51183,
+  MergeMissingOnField: 51132,
+  MergeWhenMatchedFail: 13113,
+  MergeWhenNotMatchedFail: 13114,
+} as const;
+
+export function badValue(message: string): MongoCommandError {
+  return new MongoCommandError(ErrorCodes.BadValue, "BadValue", message);
+}
+
+export function failedToParse(message: string): MongoCommandError {
+  return new MongoCommandError(ErrorCodes.FailedToParse, "FailedToParse", message);
+}
+
+/** Turns anything thrown while executing a command into MongoDB's error reply fields. */
+export function toErrorReply(err: unknown): { ok: 0; errmsg: string; code: number; codeName: string } & Record<string, unknown> {
+  if (err instanceof MongoCommandError) {
+    return { ok: 0, errmsg: err.message, code: err.code, codeName: err.codeName, ...err.extra };
+  }
+  // mingo reports unknown operators and bad expressions as plain Errors: a user error, not a crash.
+  const message = err instanceof Error ? err.message : String(err);
+  return { ok: 0, errmsg: message, code: ErrorCodes.BadValue, codeName: "BadValue" };
+}

@@ -1,0 +1,103 @@
+/**
+ * Chooses an index for a filter. Only conditions that are sure to narrow the result are used:
+ * top-level equality, `$eq`, `$in` (without regexes) and ranges (`$gt`/`$gte`/`$lt`/`$lte`),
+ * also inside a top-level `$and`. The caller always re-applies the whole filter to what the
+ * index returns, so the plan only has to return a superset of the matching records.
+ */
+import { HIGHEST, LOWEST, compareValues } from "./compare.js";
+import type { FieldBounds, Index } from "./indexes.js";
+import { type Doc, isPlainObject } from "./paths.js";
+
+type Condition = { points: unknown[] } | { low: unknown; high: unknown };
+
+function isIndexableScalar(v: unknown): boolean {
+  return !(v instanceof RegExp) && !Array.isArray(v) && v !== undefined;
+}
+
+function mergeCondition(into: Map<string, Condition>, field: string, cond: Condition): void {
+  const prev = into.get(field);
+  if (!prev) {
+    into.set(field, cond);
+    return;
+  }
+  // Equality wins over a range: a point is the tighter bound, and the filter re-check keeps it exact.
+  if ("points" in prev) return;
+  if ("points" in cond) {
+    into.set(field, cond);
+    return;
+  }
+  const low = compareValues(cond.low, prev.low) > 0 ? cond.low : prev.low;
+  const high = compareValues(cond.high, prev.high) < 0 ? cond.high : prev.high;
+  into.set(field, { low, high });
+}
+
+function collect(filter: Doc, into: Map<string, Condition>): void {
+  for (const [field, value] of Object.entries(filter)) {
+    if (field === "$and" && Array.isArray(value)) {
+      for (const sub of value) if (isPlainObject(sub)) collect(sub, into);
+      continue;
+    }
+    if (field.startsWith("$")) continue;
+    if (isPlainObject(value)) {
+      const ops = Object.keys(value);
+      if (ops.length === 0 || !ops.every((k) => k.startsWith("$"))) {
+        // Equality with an embedded document.
+        into.set(field, { points: [value] });
+        continue;
+      }
+      let low: unknown = LOWEST;
+      let high: unknown = HIGHEST;
+      let ranged = false;
+      for (const [op, arg] of Object.entries(value)) {
+        if (op === "$eq" && isIndexableScalar(arg)) mergeCondition(into, field, { points: [arg] });
+        else if (op === "$in" && Array.isArray(arg) && arg.every(isIndexableScalar)) {
+          mergeCondition(into, field, { points: arg.map((v) => (v === undefined ? null : v)) });
+        } else if ((op === "$gt" || op === "$gte") && isIndexableScalar(arg) && arg !== null) {
+          low = arg;
+          ranged = true;
+        } else if ((op === "$lt" || op === "$lte") && isIndexableScalar(arg) && arg !== null) {
+          high = arg;
+          ranged = true;
+        }
+      }
+      if (ranged) mergeCondition(into, field, { low, high });
+    } else if (isIndexableScalar(value)) {
+      into.set(field, { points: [value] });
+    }
+  }
+}
+
+export interface Plan {
+  index: Index;
+  bounds: FieldBounds[];
+}
+
+/** The index that pins down the longest prefix of its fields (equalities first), if any. */
+export function planFilter(filter: Doc, indexes: Iterable<Index>): Plan | null {
+  const conditions = new Map<string, Condition>();
+  collect(filter, conditions);
+  if (conditions.size === 0) return null;
+  let best: Plan | null = null;
+  let bestScore = 0;
+  for (const index of indexes) {
+    if (index.multikey || index.spec.partialFilterExpression || index.spec.sparse) continue;
+    const bounds: FieldBounds[] = [];
+    let score = 0;
+    for (const field of index.fields) {
+      const cond = conditions.get(field);
+      if (!cond) break;
+      bounds.push(cond);
+      if ("points" in cond) {
+        score += 2;
+      } else {
+        score += 1;
+        break;
+      }
+    }
+    if (score > bestScore || (score === bestScore && best && index.unique && !best.index.unique)) {
+      best = { index, bounds };
+      bestScore = score;
+    }
+  }
+  return best;
+}

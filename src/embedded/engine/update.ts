@@ -1,0 +1,103 @@
+/** Applying an update (modifier document, replacement or pipeline) to one document, as MongoDB does. */
+import { Aggregator, update as mingoUpdate } from "mingo";
+import { compareValues } from "./compare.js";
+import { ErrorCodes, failedToParse, MongoCommandError } from "./errors.js";
+import { queryOptions } from "./mingo-options.js";
+import { cloneDoc, type Doc, isPlainObject } from "./paths.js";
+
+const MODIFIERS = new Set([
+  "$set", "$unset", "$inc", "$mul", "$min", "$max", "$rename", "$push", "$pull", "$pullAll",
+  "$addToSet", "$pop", "$currentDate", "$bit", "$setOnInsert",
+]);
+
+export type UpdateSpec = Doc | Doc[];
+
+export function isModifier(u: UpdateSpec): u is Doc {
+  return !Array.isArray(u) && Object.keys(u).some((k) => k.startsWith("$"));
+}
+
+/** Validates an update's shape before anything is written, so a bad one changes nothing. */
+export function checkUpdate(u: unknown): UpdateSpec {
+  if (Array.isArray(u)) {
+    if (!u.every(isPlainObject)) throw failedToParse("Update pipeline stages must be objects");
+    return u as Doc[];
+  }
+  if (!isPlainObject(u)) throw failedToParse("Update argument must be either an object or an array");
+  const keys = Object.keys(u);
+  const ops = keys.filter((k) => k.startsWith("$"));
+  if (ops.length > 0 && ops.length !== keys.length) {
+    throw failedToParse("Update document cannot mix operators and plain fields");
+  }
+  for (const op of ops) {
+    if (!MODIFIERS.has(op)) throw failedToParse(`Unknown modifier: ${op}. Expected a valid update modifier or pipeline-style update specified as an array`);
+    if (!isPlainObject(u[op])) throw failedToParse(`Modifiers operate on fields but we found type ${typeof u[op]} instead`);
+  }
+  if (ops.length === 0) {
+    for (const k of keys) if (k.includes(".")) throw failedToParse(`Replacement document field names cannot contain '.': ${k}`);
+  }
+  return u;
+}
+
+/** The updated copy of `doc`; `doc` itself is not touched. `_id` may not change. */
+export function applyUpdate(doc: Doc, u: UpdateSpec, opts: { isInsert: boolean; arrayFilters?: Doc[] }): Doc {
+  let next: Doc;
+  if (Array.isArray(u)) {
+    const out = new Aggregator(u, queryOptions()).run([cloneDoc(doc)]);
+    next = (out[0] as Doc | undefined) ?? {};
+  } else if (isModifier(u)) {
+    next = cloneDoc(doc);
+    const { $setOnInsert, ...rest } = u;
+    if (Object.keys(rest).length > 0) {
+      mingoUpdate(next, rest, opts.arrayFilters, undefined, { queryOptions: queryOptions() });
+    }
+    if (opts.isInsert && isPlainObject($setOnInsert)) {
+      mingoUpdate(next, { $set: $setOnInsert }, undefined, undefined, { queryOptions: queryOptions() });
+    }
+  } else {
+    const replacement: Doc = cloneDoc(u);
+    next = doc._id === undefined ? replacement : { _id: doc._id, ...replacement };
+    if (replacement._id !== undefined && doc._id !== undefined && compareValues(replacement._id, doc._id) !== 0) throw immutableId(doc);
+  }
+  if (doc._id !== undefined && compareValues(next._id, doc._id) !== 0) throw immutableId(doc);
+  if (next._id !== undefined && Object.keys(next)[0] !== "_id") {
+    const { _id, ...rest } = next;
+    next = { _id, ...rest };
+  }
+  return next;
+}
+
+function immutableId(doc: Doc): MongoCommandError {
+  return new MongoCommandError(ErrorCodes.ImmutableField, "ImmutableField",
+    `Performing an update on the path '_id' would modify the immutable field '_id' (document _id ${String(doc._id)})`);
+}
+
+/** The document an upsert starts from: the filter's equality conditions, dotted paths expanded. */
+export function seedFromFilter(filter: Doc): Doc {
+  const seed: Doc = {};
+  const visit = (f: Doc): void => {
+    for (const [k, v] of Object.entries(f)) {
+      if (k === "$and" && Array.isArray(v)) {
+        for (const sub of v) if (isPlainObject(sub)) visit(sub);
+        continue;
+      }
+      if (k.startsWith("$")) continue;
+      if (isPlainObject(v) && Object.keys(v).some((x) => x.startsWith("$"))) {
+        if ("$eq" in v) setPath(seed, k, cloneDoc(v.$eq));
+        continue;
+      }
+      if (!(v instanceof RegExp)) setPath(seed, k, cloneDoc(v));
+    }
+  };
+  visit(filter);
+  return seed;
+}
+
+function setPath(doc: Doc, path: string, value: unknown): void {
+  const parts = path.split(".");
+  let cur: Doc = doc;
+  for (const p of parts.slice(0, -1)) {
+    if (!isPlainObject(cur[p])) cur[p] = {};
+    cur = cur[p] as Doc;
+  }
+  cur[parts[parts.length - 1]!] = value;
+}

@@ -1,0 +1,98 @@
+/**
+ * The embedded MongoDB-compatible server: a TCP listener speaking the wire protocol to the
+ * official driver, executing commands against an in-memory Store. Commands run one at a time
+ * (the event loop serializes them), which makes every single-document write and every unique
+ * index check atomic, as they are in MongoDB.
+ */
+import net from "node:net";
+import { executeCommand } from "./engine/commands.js";
+import { Cursors } from "./engine/cursors.js";
+import type { Doc } from "./engine/paths.js";
+import { Store } from "./engine/store.js";
+import { encodeReply, parseMessage, ProtocolError, readHeader } from "./wire.js";
+
+const MAX_MESSAGE_BYTES = 48_000_000;
+
+export interface EmbeddedServerOptions {
+  host?: string;
+  port?: number;
+}
+
+export class EmbeddedMongoServer {
+  readonly store = new Store();
+  private readonly cursors = new Cursors();
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  private nextConnectionId = 1;
+
+  constructor() {
+    this.server = net.createServer((socket) => this.accept(socket));
+  }
+
+  async listen(opts: EmbeddedServerOptions = {}): Promise<number> {
+    const host = opts.host ?? "127.0.0.1";
+    await new Promise<void>((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(opts.port ?? 0, host, () => {
+        this.server.off("error", reject);
+        resolve();
+      });
+    });
+    return (this.server.address() as net.AddressInfo).port;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Runs one command document (with `$db`) outside the wire path; used by tests of the engine. */
+  run(command: Doc, connectionId = 0): Doc {
+    const db = typeof command.$db === "string" ? command.$db : "admin";
+    return executeCommand({ db, store: this.store, cursors: this.cursors, connectionId }, command);
+  }
+
+  private accept(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.setNoDelay(true);
+    const connectionId = this.nextConnectionId++;
+    let pending: Buffer = Buffer.alloc(0);
+    socket.on("data", (chunk) => {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      while (pending.length >= 16) {
+        const { length } = readHeader(pending);
+        if (length < 16 || length > MAX_MESSAGE_BYTES) {
+          socket.destroy();
+          return;
+        }
+        if (pending.length < length) break;
+        const message = pending.subarray(0, length);
+        pending = pending.subarray(length);
+        this.handle(socket, message, connectionId);
+      }
+    });
+    socket.on("error", () => socket.destroy());
+    socket.on("close", () => this.sockets.delete(socket));
+  }
+
+  private handle(socket: net.Socket, message: Buffer, connectionId: number): void {
+    let request;
+    try {
+      request = parseMessage(message);
+    } catch (err) {
+      // A frame we cannot read leaves the stream in an unknown state: drop the connection.
+      if (err instanceof ProtocolError || err instanceof Error) socket.destroy();
+      return;
+    }
+    const reply = this.run(request.command, connectionId);
+    if (request.moreToCome || socket.destroyed) return;
+    let bytes: Buffer;
+    try {
+      bytes = encodeReply(request, reply);
+    } catch (err) {
+      const errmsg = err instanceof Error ? err.message : String(err);
+      bytes = encodeReply(request, { ok: 0, errmsg: `reply could not be encoded: ${errmsg}`, code: 10334, codeName: "BSONObjectTooLarge" });
+    }
+    socket.write(bytes);
+  }
+}
