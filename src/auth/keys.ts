@@ -1,0 +1,60 @@
+/**
+ * API keys: `usk_<id>_<secret>`, stored only as a SHA-256 hash of the whole key. The secret has
+ * 256 bits of entropy, so a fast hash is enough (a slow KDF protects low-entropy passwords).
+ */
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { z } from "zod";
+import { type ApiKeyDoc, type Collections, SCOPES, type Scope } from "../db/collections.js";
+
+export const KEY_PREFIX = "usk_";
+
+export function hashSecret(key: string): string {
+  return createHash("sha256").update(key, "utf8").digest("hex");
+}
+
+export const OrgId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "must be 1-64 characters: letters, digits, '_', '.', '-'");
+
+export const CreateApiKeyInput = z.strictObject({
+  org_id: OrgId,
+  user_id: z.string().min(1).max(128),
+  scopes: z.array(z.enum(SCOPES as [Scope, ...Scope[]])).min(1).transform((s) => [...new Set(s)]),
+  cluster_admin: z.boolean().default(false),
+});
+export type CreateApiKeyInput = z.infer<typeof CreateApiKeyInput>;
+
+export interface CreatedKey {
+  id: string;
+  key: string;
+}
+
+export async function createApiKey(cols: Collections, input: CreateApiKeyInput, createdBy: string): Promise<CreatedKey> {
+  const id = `key_${randomBytes(9).toString("base64url")}`;
+  const key = `${KEY_PREFIX}${id.slice(4)}_${randomBytes(32).toString("base64url")}`;
+  const doc: ApiKeyDoc = {
+    _id: id,
+    org_id: input.org_id,
+    user_id: input.user_id,
+    scopes: input.scopes,
+    cluster_admin: input.cluster_admin,
+    secret_hash: hashSecret(key),
+    created_at: new Date(),
+    created_by: createdBy,
+  };
+  await cols.apiKeys.insertOne(doc);
+  return { id, key };
+}
+
+export async function findKeyBySecret(cols: Collections, key: string): Promise<ApiKeyDoc | null> {
+  if (!key.startsWith(KEY_PREFIX) || key.length > 200) return null;
+  return cols.apiKeys.findOne({ secret_hash: hashSecret(key) });
+}
+
+/** Constant-time comparison for the bootstrap key from the environment. */
+export function matchesBootstrapKey(candidate: string, bootstrap: string | undefined): boolean {
+  if (!bootstrap) return false;
+  const a = createHash("sha256").update(candidate).digest();
+  const b = createHash("sha256").update(bootstrap).digest();
+  return timingSafeEqual(a, b);
+}

@@ -1,0 +1,52 @@
+/**
+ * Configuration, parsed once from the environment with zod. Every problem is reported together
+ * so a bad deployment is fixed in one go; the result is frozen and typed.
+ */
+import { z } from "zod";
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+const emptyToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
+
+const EnvSchema = z.object({
+  PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(65535).default(4001)),
+  HOST: z.preprocess(emptyToUndefined, z.string().default("0.0.0.0")),
+  MONGODB_URI: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .regex(/^mongodb(\+srv)?:\/\/.+/, "must be a mongodb:// or mongodb+srv:// connection string")
+      .optional(),
+  ),
+  MONGODB_DB: z.preprocess(
+    emptyToUndefined,
+    z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, "must be 1-63 letters, digits, '_' or '-'").default("usage"),
+  ),
+  BOOTSTRAP_ADMIN_KEY: z.preprocess(
+    emptyToUndefined,
+    z.string().min(24, "must be at least 24 characters (it is a cluster-admin secret)").optional(),
+  ),
+  LOG_LEVEL: z.preprocess(emptyToUndefined, z.enum(LOG_LEVELS).default("info")),
+  INGEST_MAX_BODY_BYTES: z.preprocess(
+    emptyToUndefined,
+    z.coerce.number().int().min(1024).max(256 * 1024 * 1024).default(16 * 1024 * 1024),
+  ),
+  /** With the embedded server: load the demo data set at start (default true). */
+  DEMO_DATA: z.preprocess(emptyToUndefined, z.enum(["true", "false"]).default("true")).transform((v) => v === "true"),
+});
+
+export type Config = Readonly<z.infer<typeof EnvSchema>>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".") || "(env)"}: ${i.message}`));
+  }
+  return Object.freeze(parsed.data);
+}

@@ -1,0 +1,155 @@
+/**
+ * The collections this service owns, their document shapes and their indexes. Index names are
+ * stable so pipelines can say which one serves them; `ensureIndexes` is idempotent and runs at start.
+ */
+import type { Collection, Db, IndexDescription } from "mongodb";
+
+export const SANDBOX_OPERATIONS = [
+  "session_start",
+  "session_stop",
+  "session_terminate",
+  "turn",
+  "repo_task",
+  "command",
+  "code",
+  "workspace_manifest",
+  "workspace_download",
+  "workspace_archive_download",
+  "workspace_upload",
+  "workspace_archive_upload",
+] as const;
+export type SandboxOperation = (typeof SANDBOX_OPERATIONS)[number];
+export const SESSION_END_OPERATIONS: readonly SandboxOperation[] = ["session_stop", "session_terminate"];
+
+/** A stored usage event (both types share the collection so one unique index makes ids idempotent). */
+export interface UsageEventDoc {
+  org_id: string;
+  event_id: string;
+  type: "sandbox.operation" | "sandbox.memory";
+  ts: Date;
+  received_at: Date;
+  sandbox_id: string;
+  // sandbox.operation
+  session_id?: string;
+  user_id?: string;
+  api_key_id?: string | null;
+  provider?: string;
+  session_kind?: "standard" | "browser";
+  operation?: SandboxOperation;
+  request_count?: number;
+  duration_ms?: number;
+  workspace_bytes_in?: number;
+  workspace_bytes_out?: number;
+  files_changed_count?: number;
+  oom_killed?: boolean;
+  peak_memory_mib?: number | null;
+  reserved_memory_mib?: number | null;
+  // session_start only
+  resource?: "sandbox" | "computer";
+  vcpus?: number;
+  memory_mb?: number;
+  disk_mb?: number;
+  storage_gb?: number;
+  external_user_id?: string;
+  external_project_id?: string;
+  workspace_id?: string;
+  alias?: string;
+  tags?: Array<{ key: string; value: string }>;
+  // sandbox.memory
+  used_memory_mb?: number;
+}
+
+/** A session, derived from its lifecycle events (see ingest/sessions.ts); never written directly. */
+export interface SessionDoc {
+  org_id: string;
+  session_id: string;
+  sandbox_id?: string;
+  user_id?: string;
+  api_key_id?: string | null;
+  provider?: string;
+  session_kind?: string;
+  resource?: "sandbox" | "computer";
+  vcpus?: number;
+  memory_mb?: number;
+  disk_mb?: number;
+  storage_gb?: number;
+  external_user_id?: string;
+  external_project_id?: string;
+  workspace_id?: string;
+  alias?: string;
+  tags?: Array<{ key: string; value: string }>;
+  /** Time of the earliest session_start; missing until one arrives. */
+  started_at?: Date;
+  /** Time of the earliest session_stop/session_terminate; missing while the session is open. */
+  ended_at?: Date;
+}
+
+export type Scope = "read" | "ingest" | "admin";
+export const SCOPES: readonly Scope[] = ["read", "ingest", "admin"];
+
+export interface ApiKeyDoc {
+  _id: string;
+  org_id: string;
+  user_id: string;
+  scopes: Scope[];
+  cluster_admin: boolean;
+  /** SHA-256 of the whole secret, hex. The secret itself is never stored. */
+  secret_hash: string;
+  created_at: Date;
+  created_by: string;
+}
+
+export const COLLECTIONS = {
+  usageEvents: "usage_events",
+  sessions: "sessions",
+  apiKeys: "api_keys",
+} as const;
+
+export const INDEXES = {
+  /** Idempotency: one stored event per (org, id), also under concurrent re-sends. */
+  eventIdUnique: "usage_events_org_event_id_unique",
+  /** Org + type + time range: operation buckets and rollups read through this. */
+  eventsByOrgTypeTime: "usage_events_org_type_ts",
+  /** A session's events: session derivation reads through this. */
+  eventsByOrgSession: "usage_events_org_session",
+  /** A sandbox's memory samples over a window. */
+  eventsByOrgSandboxTypeTime: "usage_events_org_sandbox_type_ts",
+  sessionUnique: "sessions_org_session_unique",
+  sessionsByOrgStart: "sessions_org_started_at",
+  apiKeySecretUnique: "api_keys_secret_hash_unique",
+} as const;
+
+const INDEX_SPECS: Record<string, IndexDescription[]> = {
+  [COLLECTIONS.usageEvents]: [
+    { key: { org_id: 1, event_id: 1 }, name: INDEXES.eventIdUnique, unique: true },
+    { key: { org_id: 1, type: 1, ts: 1 }, name: INDEXES.eventsByOrgTypeTime },
+    { key: { org_id: 1, session_id: 1 }, name: INDEXES.eventsByOrgSession },
+    { key: { org_id: 1, sandbox_id: 1, type: 1, ts: 1 }, name: INDEXES.eventsByOrgSandboxTypeTime },
+  ],
+  [COLLECTIONS.sessions]: [
+    { key: { org_id: 1, session_id: 1 }, name: INDEXES.sessionUnique, unique: true },
+    { key: { org_id: 1, started_at: 1 }, name: INDEXES.sessionsByOrgStart },
+  ],
+  [COLLECTIONS.apiKeys]: [{ key: { secret_hash: 1 }, name: INDEXES.apiKeySecretUnique, unique: true }],
+};
+
+export interface Collections {
+  usageEvents: Collection<UsageEventDoc>;
+  sessions: Collection<SessionDoc>;
+  apiKeys: Collection<ApiKeyDoc>;
+}
+
+export function collections(db: Db): Collections {
+  return {
+    usageEvents: db.collection<UsageEventDoc>(COLLECTIONS.usageEvents),
+    sessions: db.collection<SessionDoc>(COLLECTIONS.sessions),
+    apiKeys: db.collection<ApiKeyDoc>(COLLECTIONS.apiKeys),
+  };
+}
+
+/** Creates every index this service relies on; safe to run on each start and from many replicas. */
+export async function ensureIndexes(db: Db): Promise<void> {
+  for (const [name, specs] of Object.entries(INDEX_SPECS)) {
+    await db.collection(name).createIndexes(specs);
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Domain errors, raised by services and rendered by each surface in its own envelope: REST
+ * adapters map them to their vendor's JSON, GraphQL to `extensions.code` (one function each).
+ */
+import { MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoTopologyClosedError } from "mongodb";
+
+/** One problem with one input, located as FastAPI does: e.g. ["body", "events", 3, "timestamp"]. */
+export interface InputIssue {
+  loc: Array<string | number>;
+  msg: string;
+  type: string;
+}
+
+export type ErrorKind = "BAD_USER_INPUT" | "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "PAYLOAD_TOO_LARGE" | "RATE_LIMITED" | "UNAVAILABLE" | "TIMEOUT";
+
+const STATUS: Record<ErrorKind, number> = {
+  BAD_USER_INPUT: 422,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  PAYLOAD_TOO_LARGE: 413,
+  RATE_LIMITED: 429,
+  UNAVAILABLE: 503,
+  TIMEOUT: 504,
+};
+
+export class AppError extends Error {
+  readonly status: number;
+  constructor(
+    readonly kind: ErrorKind,
+    message: string,
+    readonly issues: InputIssue[] = [],
+    status?: number,
+  ) {
+    super(message);
+    this.status = status ?? STATUS[kind];
+  }
+}
+
+export const badInput = (message: string, issues: InputIssue[] = [], status?: number) =>
+  new AppError("BAD_USER_INPUT", message, issues, status);
+export const unauthenticated = (message = "Missing or invalid API key") => new AppError("UNAUTHENTICATED", message);
+export const forbidden = (message: string) => new AppError("FORBIDDEN", message);
+export const notFound = (message: string) => new AppError("NOT_FOUND", message);
+
+/**
+ * Any thrown value as an AppError: the database being unreachable is 503, a query over its time
+ * budget 504. Anything else is a bug and is returned as null (the caller logs it and answers 500).
+ */
+export function asAppError(err: unknown): AppError | null {
+  if (err instanceof AppError) return err;
+  if (err instanceof MongoServerSelectionError || err instanceof MongoNetworkError || err instanceof MongoTopologyClosedError) {
+    return new AppError("UNAVAILABLE", "The usage database is unavailable; retry shortly");
+  }
+  if (err instanceof MongoServerError && err.code === 50) {
+    return new AppError("TIMEOUT", "The query exceeded its time budget");
+  }
+  return null;
+}

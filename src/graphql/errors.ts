@@ -1,0 +1,55 @@
+/**
+ * The one mapping from domain errors to GraphQL: `extensions.code` (BAD_USER_INPUT,
+ * UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, …) plus the input issues, and the HTTP status for a
+ * database that is down (503) or a query over its time budget (504).
+ */
+import type { ApolloServerPlugin } from "@apollo/server";
+import { unwrapResolverError } from "@apollo/server/errors";
+import type { GraphQLFormattedError } from "graphql";
+import { type AppError, asAppError } from "../errors.js";
+
+const CODE: Record<AppError["kind"], string> = {
+  BAD_USER_INPUT: "BAD_USER_INPUT",
+  UNAUTHENTICATED: "UNAUTHENTICATED",
+  FORBIDDEN: "FORBIDDEN",
+  NOT_FOUND: "NOT_FOUND",
+  PAYLOAD_TOO_LARGE: "BAD_USER_INPUT",
+  RATE_LIMITED: "RATE_LIMITED",
+  UNAVAILABLE: "SERVICE_UNAVAILABLE",
+  TIMEOUT: "TIMEOUT",
+};
+
+/** snake_case → camelCase, so issue locations name the GraphQL argument fields. */
+const camel = (s: string | number) => (typeof s === "string" ? s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()) : s);
+
+export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const app = asAppError(unwrapResolverError(error));
+  if (!app) {
+    // Errors GraphQL itself raised (parse, validation, variable coercion) keep their own codes.
+    if (formatted.extensions?.code && formatted.extensions.code !== "INTERNAL_SERVER_ERROR") return formatted;
+    return { message: "Internal server error", locations: formatted.locations, path: formatted.path, extensions: { code: "INTERNAL_SERVER_ERROR" } };
+  }
+  return {
+    message: app.message,
+    locations: formatted.locations,
+    path: formatted.path,
+    extensions: {
+      code: CODE[app.kind],
+      ...(app.issues.length > 0 && { issues: app.issues.map((i) => ({ ...i, loc: i.loc.map(camel) })) }),
+    },
+  };
+}
+
+/** Sets 503/504 on the HTTP response when a resolver met an unavailable or slow database. */
+export const httpStatusPlugin: ApolloServerPlugin = {
+  async requestDidStart() {
+    return {
+      async willSendResponse({ response, errors }) {
+        for (const err of errors ?? []) {
+          const app = asAppError(unwrapResolverError(err));
+          if (app && (app.status === 503 || app.status === 504)) response.http.status = app.status;
+        }
+      },
+    };
+  },
+};

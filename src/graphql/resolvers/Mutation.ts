@@ -1,0 +1,34 @@
+import type { MutationResolvers, UsageEventInput } from "../../__generated__/resolvers-types.js";
+import { badInput } from "../../errors.js";
+import { recordUsageEvents } from "../../ingest/service.js";
+
+const EVENT_TYPE = { SANDBOX_OPERATION: "sandbox.operation", SANDBOX_MEMORY: "sandbox.memory" } as const;
+
+const snake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/** The GraphQL input as the ingest JSON (DESIGN §2), so both surfaces share one validation. */
+function toIngestJson(events: UsageEventInput[]): unknown[] {
+  return events.map((e, i) => {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(e)) {
+      if (v === undefined || (v === null && k !== "apiKeyId" && k !== "peakMemoryMib" && k !== "reservedMemoryMib")) continue;
+      if (k === "type") out.type = EVENT_TYPE[v as keyof typeof EVENT_TYPE];
+      else if (k === "tags") {
+        const tags: Record<string, string> = {};
+        for (const t of v as Array<{ key: string; value: string }>) {
+          if (t.key in tags) throw badInput("duplicate tag key", [{ loc: ["events", i, "tags", t.key], msg: "tag keys must be unique", type: "value_error" }]);
+          tags[t.key] = t.value;
+        }
+        out.tags = tags;
+      } else out[snake(k)] = v;
+    }
+    return out;
+  });
+}
+
+export const Mutation: MutationResolvers = {
+  recordUsageEvents: async (_parent, { events }, ctx) => {
+    const principal = await ctx.principal();
+    return recordUsageEvents(ctx.deps, principal, toIngestJson(events), ["events"]);
+  },
+};

@@ -1,0 +1,16 @@
+import { DateTimeResolver, SafeIntResolver } from "graphql-scalars";
+import type { Resolvers } from "../../__generated__/resolvers-types.js";
+import { Mutation } from "./Mutation.js";
+import { Query } from "./Query.js";
+import { Organization, User } from "./identity.js";
+import { Viewer } from "./Viewer.js";
+
+export const resolvers: Resolvers = {
+  DateTime: DateTimeResolver,
+  SafeInt: SafeIntResolver,
+  Query,
+  Mutation,
+  Viewer,
+  Organization,
+  User,
+};

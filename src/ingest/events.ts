@@ -1,0 +1,95 @@
+/**
+ * The ingest contract (DESIGN §2) as zod schemas: the single validation used by
+ * `POST /api/v1/usage/events` and `Mutation.recordUsageEvents`.
+ */
+import { z } from "zod";
+import { OrgId } from "../auth/keys.js";
+import { SANDBOX_OPERATIONS } from "../db/collections.js";
+
+export const MAX_EVENTS_PER_REQUEST = 5000;
+/** Events dated further ahead than this are refused: a clock that far off is a bug, not usage. */
+export const MAX_FUTURE_SKEW_MS = 24 * 60 * 60 * 1000;
+export const TAG_KEY = /^[A-Za-z0-9_.:-]{1,128}$/;
+export const RESERVED_TAG_PREFIX = "oc:";
+export const MAX_TAGS = 50;
+
+const id = z.string().min(1).max(128);
+const count = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+const Timestamp = z.iso
+  .datetime({ offset: true, message: "must be an RFC 3339 timestamp with an offset, e.g. 2026-05-27T10:00:00Z" })
+  .transform((s) => new Date(s));
+
+export const Tags = z
+  .record(z.string(), z.string().max(256, "tag values are at most 256 characters"))
+  .superRefine((tags, ctx) => {
+    const keys = Object.keys(tags);
+    if (keys.length > MAX_TAGS) ctx.addIssue({ code: "custom", message: `at most ${MAX_TAGS} tags` });
+    for (const key of keys) {
+      if (!TAG_KEY.test(key)) ctx.addIssue({ code: "custom", path: [key], message: "tag keys are 1-128 characters of [A-Za-z0-9_.:-]" });
+      else if (key.startsWith(RESERVED_TAG_PREFIX)) ctx.addIssue({ code: "custom", path: [key], message: `the '${RESERVED_TAG_PREFIX}' tag prefix is reserved` });
+    }
+  });
+
+const common = {
+  id,
+  timestamp: Timestamp,
+  org_id: OrgId.optional(),
+};
+
+const SESSION_START_FIELDS = ["resource", "vcpus", "memory_mb", "disk_mb", "storage_gb", "external_user_id", "external_project_id", "workspace_id", "alias", "tags"] as const;
+
+export const OperationEvent = z
+  .strictObject({
+    ...common,
+    type: z.literal("sandbox.operation"),
+    sandbox_id: id,
+    session_id: id,
+    user_id: id,
+    api_key_id: id.nullable().default(null),
+    provider: z.string().min(1).max(64),
+    session_kind: z.enum(["standard", "browser"]),
+    operation: z.enum(SANDBOX_OPERATIONS),
+    request_count: count.default(1),
+    duration_ms: count.default(0),
+    workspace_bytes_in: count.default(0),
+    workspace_bytes_out: count.default(0),
+    files_changed_count: count.default(0),
+    oom_killed: z.boolean().default(false),
+    peak_memory_mib: z.number().min(0).max(1e9).nullable().default(null),
+    reserved_memory_mib: z.int().min(0).max(1e9).nullable().default(null),
+    // session_start only:
+    resource: z.enum(["sandbox", "computer"]).optional(),
+    vcpus: z.number().gt(0).max(4096).optional(),
+    memory_mb: z.number().gt(0).max(1e9).optional(),
+    disk_mb: z.number().min(0).max(1e12).optional(),
+    storage_gb: z.number().min(0).max(1e9).optional(),
+    external_user_id: id.optional(),
+    external_project_id: id.optional(),
+    workspace_id: id.optional(),
+    alias: z.string().min(1).max(256).optional(),
+    tags: Tags.optional(),
+  })
+  .superRefine((e, ctx) => {
+    if (e.operation === "session_start") {
+      if (e.vcpus === undefined) ctx.addIssue({ code: "invalid_type", expected: "number", input: undefined, path: ["vcpus"], message: "Field required" });
+      if (e.memory_mb === undefined) ctx.addIssue({ code: "invalid_type", expected: "number", input: undefined, path: ["memory_mb"], message: "Field required" });
+      return;
+    }
+    for (const field of SESSION_START_FIELDS) {
+      if (e[field] !== undefined) ctx.addIssue({ code: "custom", path: [field], message: `'${field}' is only allowed on session_start` });
+    }
+  });
+
+export const MemoryEvent = z.strictObject({
+  ...common,
+  type: z.literal("sandbox.memory"),
+  sandbox_id: id,
+  used_memory_mb: z.number().min(0).max(1e9),
+});
+
+export type OperationEvent = z.output<typeof OperationEvent>;
+export type MemoryEvent = z.output<typeof MemoryEvent>;
+export type UsageEvent = OperationEvent | MemoryEvent;
+
+export const EVENT_TYPES = ["sandbox.operation", "sandbox.memory"] as const;

@@ -1,0 +1,69 @@
+/**
+ * The service's own REST endpoints: usage ingest (DESIGN §2) and API keys (DESIGN §4), with
+ * FastAPI's error envelope. Both call the same services as the GraphQL mutations.
+ */
+import type { FastifyInstance } from "fastify";
+import { requireOrgAccess, requireScope } from "../auth/principal.js";
+import { CreateApiKeyInput, createApiKey } from "../auth/keys.js";
+import type { AppDeps } from "../deps.js";
+import { badInput, forbidden, type InputIssue } from "../errors.js";
+import { recordUsageEvents } from "../ingest/service.js";
+import { toInputIssues } from "../zod-issues.js";
+import { principalOf } from "./auth.js";
+import { sendFastApiError } from "./fastapi-envelope.js";
+
+const NDJSON = "application/x-ndjson";
+
+/** NDJSON body → events; a line that is not JSON is reported by its (0-based) index. */
+function parseNdjson(text: string): unknown[] {
+  const events: unknown[] = [];
+  const issues: InputIssue[] = [];
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    try {
+      events.push(JSON.parse(line));
+    } catch (err) {
+      issues.push({ loc: ["body", events.length], msg: `JSON decode error: ${(err as Error).message}`, type: "json_invalid" });
+      events.push(undefined);
+    }
+  }
+  if (issues.length > 0) throw badInput("invalid NDJSON", issues);
+  return events;
+}
+
+function eventsFromJsonBody(body: unknown): unknown {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw badInput("body must be an object", [{ loc: ["body"], msg: "Input should be a valid dictionary", type: "dict_type" }]);
+  }
+  const extra = Object.keys(body).filter((k) => k !== "events");
+  if (extra.length > 0) {
+    throw badInput("unexpected fields", extra.map((k) => ({ loc: ["body", k], msg: "Extra inputs are not permitted", type: "extra_forbidden" })));
+  }
+  if (!("events" in body)) throw badInput("events missing", [{ loc: ["body", "events"], msg: "Field required", type: "missing" }]);
+  return (body as { events: unknown }).events;
+}
+
+export async function platformRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
+  app.setErrorHandler((err, request, reply) => sendFastApiError(err, request, reply));
+  app.addContentTypeParser(NDJSON, { parseAs: "string" }, (_req, body, done) => done(null, body));
+
+  app.post("/api/v1/usage/events", async (request, reply) => {
+    const principal = await principalOf(deps, request, "bearer");
+    const isNdjson = (request.headers["content-type"] ?? "").startsWith(NDJSON);
+    const result = isNdjson
+      ? await recordUsageEvents(deps, principal, parseNdjson(String(request.body ?? "")), ["body"])
+      : await recordUsageEvents(deps, principal, eventsFromJsonBody(request.body), ["body", "events"]);
+    return reply.status(200).send(result);
+  });
+
+  app.post("/api/v1/api-keys", async (request, reply) => {
+    const principal = await principalOf(deps, request, "bearer");
+    requireScope(principal, "admin");
+    const parsed = CreateApiKeyInput.safeParse(request.body);
+    if (!parsed.success) throw badInput("invalid API key request", toInputIssues(parsed.error, ["body"]));
+    requireOrgAccess(principal, parsed.data.org_id);
+    if (parsed.data.cluster_admin && !principal.clusterAdmin) throw forbidden("Only a cluster admin may create cluster-admin keys");
+    const created = await createApiKey(deps.cols, parsed.data, principal.keyId);
+    return reply.status(201).send(created);
+  });
+}

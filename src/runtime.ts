@@ -1,0 +1,58 @@
+/**
+ * Starting and stopping the whole service: the database (an embedded server when no
+ * MONGODB_URI is given), the HTTP server, and an orderly shutdown in reverse.
+ */
+import type { FastifyInstance } from "fastify";
+import { type Clock, systemClock } from "./clock.js";
+import type { Config } from "./config.js";
+import { connectDatabase } from "./db/connect.js";
+import type { AppDeps } from "./deps.js";
+import { createDemoKeys, type DemoKeys, loadDemoData } from "./demo/load.js";
+import { type EmbeddedMongo, startEmbeddedMongo } from "./embedded/index.js";
+import { buildServer } from "./server.js";
+
+export interface RunningService {
+  url: string;
+  app: FastifyInstance;
+  deps: AppDeps;
+  embedded: EmbeddedMongo | null;
+  demo: { keys: DemoKeys; events: number; ms: number } | null;
+  stop(): Promise<void>;
+}
+
+export async function startService(config: Config, opts: { clock?: Clock } = {}): Promise<RunningService> {
+  const clock = opts.clock ?? systemClock;
+  const embedded = config.MONGODB_URI ? null : await startEmbeddedMongo();
+  const uri = config.MONGODB_URI ?? embedded!.uri;
+  const database = await connectDatabase(uri, config.MONGODB_DB);
+  const deps: AppDeps = { config, ...database, clock };
+
+  let demo: RunningService["demo"] = null;
+  if (embedded && config.DEMO_DATA) {
+    const t0 = Date.now();
+    const loaded = await loadDemoData(deps);
+    demo = { keys: await createDemoKeys(deps.cols), events: loaded.events, ms: Date.now() - t0 };
+  }
+
+  const { app } = await buildServer(deps);
+  const address = await app.listen({ port: config.PORT, host: config.HOST });
+  const url = address.replace("0.0.0.0", "127.0.0.1").replace("[::]", "127.0.0.1");
+
+  let stopping: Promise<void> | null = null;
+  return {
+    url,
+    app,
+    deps,
+    embedded,
+    demo,
+    stop() {
+      // Stop accepting, let in-flight requests finish, then close the database behind them.
+      stopping ??= (async () => {
+        await app.close();
+        await database.client.close();
+        await embedded?.stop();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * Builds the HTTP app — Fastify with Apollo Server (the subgraph at /graphql, Apollo Sandbox as
+ * its landing page) and the REST adapters on the same port — without listening, so tests drive
+ * it with `inject` or on an ephemeral port.
+ */
+import { randomUUID } from "node:crypto";
+import { ApolloServer } from "@apollo/server";
+import { ApolloServerPluginLandingPageLocalDefault } from "@apollo/server/plugin/landingPage/default";
+import { fastifyApolloDrainPlugin, fastifyApolloHandler } from "@as-integrations/fastify";
+import Fastify, { type FastifyInstance } from "fastify";
+import { authenticate, type Principal, presentedKey } from "./auth/principal.js";
+import type { AppDeps } from "./deps.js";
+import type { GraphQLContext } from "./graphql/context.js";
+import { formatError, httpStatusPlugin } from "./graphql/errors.js";
+import { buildSchema } from "./graphql/schema.js";
+import { healthRoutes } from "./rest/health.js";
+import { platformRoutes } from "./rest/platform.js";
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export interface BuiltServer {
+  app: FastifyInstance;
+  apollo: ApolloServer<GraphQLContext>;
+}
+
+export async function buildServer(deps: AppDeps): Promise<BuiltServer> {
+  const app = Fastify({
+    logger: { level: deps.config.LOG_LEVEL, base: { service: "usage-subgraph" } },
+    bodyLimit: deps.config.INGEST_MAX_BODY_BYTES,
+    // Keep a caller's X-Request-Id when it is sane, so logs join up across services.
+    genReqId: (req) => {
+      const given = req.headers["x-request-id"];
+      return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    forceCloseConnections: "idle",
+  });
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+  app.setNotFoundHandler((_request, reply) => reply.status(404).send({ detail: "Not Found" }));
+
+  const apollo = new ApolloServer<GraphQLContext>({
+    schema: buildSchema(),
+    introspection: true,
+    formatError,
+    plugins: [
+      fastifyApolloDrainPlugin(app),
+      ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
+      httpStatusPlugin,
+    ],
+  });
+  await apollo.start();
+
+  app.route({
+    url: "/graphql",
+    method: ["GET", "POST", "OPTIONS"],
+    handler: fastifyApolloHandler(apollo, {
+      context: async (request) => {
+        let principal: Promise<Principal> | undefined;
+        return {
+          deps,
+          requestId: request.id,
+          principal: () => {
+            // GraphQL accepts either transport (DESIGN §4); authenticated once, on first use.
+            principal ??= authenticate(
+              { cols: deps.cols, bootstrapKey: deps.config.BOOTSTRAP_ADMIN_KEY },
+              presentedKey(request.headers, { bearer: true, apiKeyHeader: true }),
+              request.headers,
+            );
+            return principal;
+          },
+        };
+      },
+    }),
+  });
+
+  await app.register(async (scope) => healthRoutes(scope, deps));
+  await app.register(async (scope) => platformRoutes(scope, deps));
+  return { app, apollo };
+}
