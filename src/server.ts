@@ -42,6 +42,8 @@ export async function buildServer(deps: AppDeps): Promise<BuiltServer> {
   const apollo = new ApolloServer<GraphQLContext>({
     schema: buildSchema(),
     introspection: true,
+    // Apollo's own messages go to the same structured JSON log as every request.
+    logger: app.log,
     formatError,
     plugins: [
       fastifyApolloDrainPlugin(app),

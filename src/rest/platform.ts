@@ -3,10 +3,10 @@
  * FastAPI's error envelope. Both call the same services as the GraphQL mutations.
  */
 import type { FastifyInstance } from "fastify";
-import { requireOrgAccess, requireScope } from "../auth/principal.js";
+import { type Principal, requireOrgAccess, requireScope } from "../auth/principal.js";
 import { CreateApiKeyInput, createApiKey } from "../auth/keys.js";
 import type { AppDeps } from "../deps.js";
-import { badInput, forbidden, type InputIssue } from "../errors.js";
+import { AppError, badInput, forbidden, type InputIssue } from "../errors.js";
 import { recordUsageEvents } from "../ingest/service.js";
 import { toInputIssues } from "../zod-issues.js";
 import { principalOf } from "./auth.js";
@@ -43,13 +43,28 @@ function eventsFromJsonBody(body: unknown): unknown {
   return (body as { events: unknown }).events;
 }
 
+declare module "fastify" {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
 export async function platformRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   app.setErrorHandler((err, request, reply) => sendFastApiError(err, request, reply));
   app.addContentTypeParser(NDJSON, { parseAs: "string" }, (_req, body, done) => done(null, body));
+  app.decorateRequest("principal", null);
+  // Authenticate before the body is read: an unknown caller gets 401 without costing a parse.
+  app.addHook("onRequest", async (request) => {
+    request.principal = await principalOf(deps, request, "bearer");
+  });
 
   app.post("/api/v1/usage/events", async (request, reply) => {
-    const principal = await principalOf(deps, request, "bearer");
-    const isNdjson = (request.headers["content-type"] ?? "").startsWith(NDJSON);
+    const principal = request.principal!;
+    const contentType = (request.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+    const isNdjson = contentType === NDJSON;
+    if (!isNdjson && contentType !== "application/json") {
+      throw new AppError("BAD_USER_INPUT", "Unsupported Content-Type; send application/json or application/x-ndjson", [], 415);
+    }
     const result = isNdjson
       ? await recordUsageEvents(deps, principal, parseNdjson(String(request.body ?? "")), ["body"])
       : await recordUsageEvents(deps, principal, eventsFromJsonBody(request.body), ["body", "events"]);
@@ -57,7 +72,7 @@ export async function platformRoutes(app: FastifyInstance, deps: AppDeps): Promi
   });
 
   app.post("/api/v1/api-keys", async (request, reply) => {
-    const principal = await principalOf(deps, request, "bearer");
+    const principal = request.principal!;
     requireScope(principal, "admin");
     const parsed = CreateApiKeyInput.safeParse(request.body);
     if (!parsed.success) throw badInput("invalid API key request", toInputIssues(parsed.error, ["body"]));

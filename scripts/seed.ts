@@ -1,0 +1,32 @@
+/**
+ * Loads the deterministic demo data set into the configured database (MONGODB_URI) through the
+ * ingest service, and prints keys to explore it. `npm start` does this by itself when it runs
+ * the embedded server; this script is for a real MongoDB or a separately started embedded one.
+ */
+import { systemClock } from "../src/clock.js";
+import { ConfigError, loadConfig } from "../src/config.js";
+import { connectDatabase } from "../src/db/connect.js";
+import { createDemoKeys, loadDemoData } from "../src/demo/load.js";
+
+let config;
+try {
+  config = loadConfig();
+} catch (err) {
+  console.error(err instanceof ConfigError ? err.message : String(err));
+  process.exit(1);
+}
+if (!config.MONGODB_URI) {
+  console.error("MONGODB_URI is not set. (Without it, `npm start` runs an embedded server and seeds it by itself.)");
+  process.exit(1);
+}
+
+const { client, cols } = await connectDatabase(config.MONGODB_URI, config.MONGODB_DB);
+try {
+  const t0 = Date.now();
+  const r = await loadDemoData({ cols, clock: systemClock });
+  const keys = await createDemoKeys(cols);
+  console.log(`${r.events} events: ${r.accepted} accepted, ${r.duplicates} already present (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  console.log(`read key (acme):   ${keys.read}\ningest key (acme): ${keys.ingest}\nadmin key (acme):  ${keys.admin}`);
+} finally {
+  await client.close();
+}
