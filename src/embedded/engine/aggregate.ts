@@ -3,11 +3,10 @@
  * collection's indexes; mingo runs the rest; a final `$merge` or `$out` is carried out here, with
  * MongoDB's semantics and this store's unique indexes, rather than by mingo.
  */
-import { Aggregator } from "mingo";
 import { Collection, withId } from "./collection.js";
 import { compareValues } from "./compare.js";
 import { badValue, ErrorCodes, MongoCommandError } from "./errors.js";
-import { pipelineWritesNested, queryOptions } from "./mingo-options.js";
+import { newAggregator, pipelineWritesNested } from "./mingo-options.js";
 import { cloneDoc, type Doc, isPlainObject, valuesAtPath } from "./paths.js";
 import type { Store } from "./store.js";
 import { applyUpdate } from "./update.js";
@@ -63,7 +62,7 @@ export function runPipeline(store: Store, req: PipelineRequest): Doc[] {
   const results =
     stages.length === 0
       ? input
-      : (new Aggregator(stages, queryOptions({ collectionResolver: resolver, variables: req.variables })).run(input) as Doc[]);
+      : (newAggregator(stages, { collectionResolver: resolver, variables: req.variables }).run(input) as Doc[]);
 
   if (writer) {
     if ("$out" in writer) runOut(store, req.db, writer.$out, results);
@@ -156,7 +155,7 @@ function runMerge(store: Store, db: string, spec: unknown, results: Doc[], varia
       next = { ...existing, ...result, _id: existing._id };
     } else if (Array.isArray(whenMatched)) {
       const vars: Doc = { ...(isPlainObject(opts.let) ? evaluateLet(opts.let, result) : {}), new: result, ...(variables ?? {}) };
-      next = new Aggregator(whenMatched as Doc[], queryOptions({ variables: vars })).run([cloneDoc(existing)])[0] as Doc;
+      next = newAggregator(whenMatched as Doc[], { variables: vars }).run([cloneDoc(existing)])[0] as Doc;
       next = applyUpdate(existing, next, { isInsert: false });
     } else throw badValue(`unknown whenMatched mode: ${String(whenMatched)}`);
     coll.replace(rid, next);

@@ -3,12 +3,11 @@
  * are never mutated in place (writes replace them), so readers may hold references freely.
  */
 import { ObjectId } from "bson";
-import { Query } from "mingo";
 import { badValue, ErrorCodes, MongoCommandError } from "./errors.js";
 import { defaultIndexName, Index, type IndexSpec, sameKeyPattern } from "./indexes.js";
 import { type Doc } from "./paths.js";
 import { planFilter } from "./planner.js";
-import { queryOptions } from "./mingo-options.js";
+import { newQuery } from "./mingo-options.js";
 
 export class Collection {
   readonly docs = new Map<number, Doc>();
@@ -87,7 +86,7 @@ export class Collection {
       yield* this.docs.entries();
       return;
     }
-    const query = new Query(filter, queryOptions());
+    const query = newQuery(filter);
     for (const entry of this.candidates(filter)) if (query.test(entry[1])) yield entry;
   }
 

@@ -3,7 +3,6 @@
  * document sequences already folded in) and returns the reply body, or throws a
  * MongoCommandError that becomes MongoDB's `{ok: 0, code, codeName, errmsg}`.
  */
-import { find as mingoFind } from "mingo";
 import { Long } from "bson";
 import { runPipeline } from "./aggregate.js";
 import type { Collection } from "./collection.js";
@@ -11,7 +10,7 @@ import { withId } from "./collection.js";
 import { Cursors, DEFAULT_FIRST_BATCH } from "./cursors.js";
 import { badValue, ErrorCodes, MongoCommandError, toErrorReply } from "./errors.js";
 import type { IndexSpec } from "./indexes.js";
-import { queryOptions } from "./mingo-options.js";
+import { findScriptOperator, newQuery } from "./mingo-options.js";
 import { type Doc, isPlainObject } from "./paths.js";
 import type { Store } from "./store.js";
 import { applyUpdate, checkUpdate, seedFromFilter } from "./update.js";
@@ -77,7 +76,7 @@ function shape(docs: Doc[], opts: { sort?: Doc; skip?: number; limit?: number; p
     const start = opts.skip ?? 0;
     return opts.limit ? docs.slice(start, start + opts.limit) : start ? docs.slice(start) : docs;
   }
-  let cursor = mingoFind(docs, {}, hasProjection ? opts.projection : undefined, queryOptions());
+  let cursor = newQuery({}).find(docs, hasProjection ? opts.projection : undefined);
   if (hasSort) cursor = cursor.sort(opts.sort as Record<string, 1 | -1>);
   if (opts.skip) cursor = cursor.skip(opts.skip);
   if (opts.limit) cursor = cursor.limit(opts.limit);
@@ -369,7 +368,7 @@ function listCollections(ctx: CommandContext, cmd: Doc): Doc {
     idIndex: { v: 2, key: { _id: 1 }, name: "_id_" },
   }));
   const filter = doc(cmd.filter, "filter");
-  const matching = Object.keys(filter).length ? (mingoFind(all, filter, undefined, queryOptions()).all() as Doc[]) : all;
+  const matching = Object.keys(filter).length ? (newQuery(filter).find(all).all() as Doc[]) : all;
   const docs = cmd.nameOnly === true ? matching.map((c) => ({ name: c.name, type: c.type })) : matching;
   const batch = isPlainObject(cmd.cursor) ? num(cmd.cursor.batchSize) : undefined;
   return ctx.cursors.start(`${ctx.db}.$cmd.listCollections`, docs, batch);
@@ -397,7 +396,7 @@ function listDatabases(ctx: CommandContext, cmd: Doc): Doc {
     return { name, sizeOnDisk: docs * 256, empty: docs === 0 };
   });
   const filter = doc(cmd.filter, "filter");
-  const matching = Object.keys(filter).length ? (mingoFind(databases, filter, undefined, queryOptions()).all() as typeof databases) : databases;
+  const matching = Object.keys(filter).length ? (newQuery(filter).find(databases).all() as typeof databases) : databases;
   const totalSize = matching.reduce((s, d) => s + d.sizeOnDisk, 0);
   if (cmd.nameOnly === true) return { databases: matching.map((d) => ({ name: d.name })), ok: 1 };
   return { databases: matching, totalSize, totalSizeMb: Math.round(totalSize / 1048576), ok: 1 };
@@ -442,6 +441,11 @@ export function executeCommand(ctx: CommandContext, cmd: Doc): Doc {
   const handler = name === undefined ? undefined : handlers[name];
   if (!handler) {
     return { ok: 0, errmsg: `no such command: '${name ?? ""}'`, code: ErrorCodes.CommandNotFound, codeName: "CommandNotFound" };
+  }
+  // Client-supplied JavaScript is never run (inserted documents are data, not checked).
+  const script = findScriptOperator(name === "insert" ? { ...cmd, documents: [] } : cmd);
+  if (script) {
+    return { ok: 0, errmsg: `${script} is not allowed: this server does not run client JavaScript`, code: ErrorCodes.BadValue, codeName: "BadValue" };
   }
   try {
     return handler(ctx, cmd);

@@ -49,5 +49,11 @@ export function toErrorReply(err: unknown): { ok: 0; errmsg: string; code: numbe
   }
   // mingo reports unknown operators and bad expressions as plain Errors: a user error, not a crash.
   const message = err instanceof Error ? err.message : String(err);
+  if (/unregistered pipeline operator/i.test(message)) {
+    return { ok: 0, errmsg: `Unrecognized pipeline stage name: ${message}`, code: 40324, codeName: "Location40324" };
+  }
+  if (/(expression|accumulator|window|operator) '?\$\w+'? is not registered|unregistered (expression|accumulator|window) operator/i.test(message)) {
+    return { ok: 0, errmsg: `Invalid $-prefixed operator: ${message}`, code: 168, codeName: "InvalidPipelineOperator" };
+  }
   return { ok: 0, errmsg: message, code: ErrorCodes.BadValue, codeName: "BadValue" };
 }

@@ -4,7 +4,8 @@
  * of field values is one contiguous run of the tree. Unique indexes check that run for another
  * record before a write; nothing here ever scans the whole collection.
  */
-import { Query } from "mingo";
+import type { Query } from "mingo/query";
+import { newQuery } from "./mingo-options.js";
 import { BTree } from "./btree.js";
 import { compareValues, HIGHEST, LOWEST } from "./compare.js";
 import { ErrorCodes, MongoCommandError } from "./errors.js";
@@ -45,7 +46,7 @@ export class Index {
       }
       return compareValues(a[dirs.length], b[dirs.length]);
     });
-    this.partial = spec.partialFilterExpression ? new Query(spec.partialFilterExpression) : null;
+    this.partial = spec.partialFilterExpression ? newQuery(spec.partialFilterExpression) : null;
   }
 
   get name(): string {

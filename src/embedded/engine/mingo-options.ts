@@ -1,16 +1,77 @@
-/** The one place mingo is configured, so queries, updates and pipelines agree on semantics. */
-import { ProcessingMode } from "mingo";
+/**
+ * The one place mingo is configured, so queries, updates and pipelines agree on semantics: a
+ * Context with every mingo operator, where MongoDB's semantics differ from mingo's replaced by
+ * our own (`$dateTrunc` with time zones, `$count` on empty input).
+ */
+import { Aggregator } from "mingo/aggregator";
+import { Context, ProcessingMode } from "mingo/core";
+import * as accumulator from "mingo/operators/accumulator";
+import * as expression from "mingo/operators/expression";
+import * as pipeline from "mingo/operators/pipeline";
+import * as projection from "mingo/operators/projection";
+import * as query from "mingo/operators/query";
+import * as window from "mingo/operators/window";
+import { Query } from "mingo/query";
 import type { Options } from "mingo/types";
+import { $dateTrunc } from "./operators/dateTrunc.js";
 import type { Doc } from "./paths.js";
+
+const CONTEXT = Context.init({
+  accumulator,
+  expression: { ...expression, $dateTrunc },
+  pipeline,
+  projection,
+  query,
+  window,
+} as unknown as Parameters<typeof Context.init>[0]);
 
 export function queryOptions(extra: Partial<Options> = {}): Partial<Options> {
   return {
-    // `$where`, `$function` and `$accumulator` run JavaScript: never from a client.
-    scriptEnabled: false,
+    // mingo builds some stages ($setWindowFields) from $function internally, so scripts stay
+    // enabled here; clients can never send $where/$function/$accumulator (see rejectScripts).
+    scriptEnabled: true,
     useStrictMode: true,
     processingMode: ProcessingMode.CLONE_OFF,
+    context: CONTEXT,
     ...extra,
   };
+}
+
+export function newQuery(filter: Doc): Query {
+  return new Query(filter, queryOptions());
+}
+
+/** MongoDB's `$count` emits nothing for empty input; mingo's emits a zero: use `$group` instead. */
+function rewriteStage(stage: Doc): Doc[] {
+  if (typeof stage.$count === "string") {
+    return [{ $group: { _id: null, [stage.$count]: { $sum: 1 } } }, { $project: { _id: 0 } }];
+  }
+  return [stage];
+}
+
+export function newAggregator(stages: Doc[], extra: Partial<Options> = {}): Aggregator {
+  return new Aggregator(stages.flatMap(rewriteStage), queryOptions(extra));
+}
+
+const SCRIPT_OPERATORS = new Set(["$where", "$function", "$accumulator"]);
+
+/** The server never runs client-supplied JavaScript: the name of the first script operator, if any. */
+export function findScriptOperator(value: unknown, depth = 0): string | null {
+  if (depth > 100 || value === null || typeof value !== "object") return null;
+  if (Array.isArray(value)) {
+    for (const v of value) {
+      const hit = findScriptOperator(v, depth + 1);
+      if (hit) return hit;
+    }
+    return null;
+  }
+  if (value instanceof Date || ArrayBuffer.isView(value)) return null;
+  for (const [k, v] of Object.entries(value)) {
+    if (SCRIPT_OPERATORS.has(k)) return k;
+    const hit = findScriptOperator(v, depth + 1);
+    if (hit) return hit;
+  }
+  return null;
 }
 
 /** Stages that mingo applies by writing into nested objects of its input documents. */
@@ -20,10 +81,10 @@ const NESTED_WRITERS = new Set(["$addFields", "$set", "$unset"]);
  * True when a pipeline could modify nested objects of its input in place (mingo's `$set` of a
  * dotted path does), in which case the input is cloned so stored documents stay untouched.
  */
-export function pipelineWritesNested(pipeline: unknown): boolean {
-  if (Array.isArray(pipeline)) return pipeline.some(pipelineWritesNested);
-  if (pipeline === null || typeof pipeline !== "object") return false;
-  for (const [key, value] of Object.entries(pipeline as Doc)) {
+export function pipelineWritesNested(stages: unknown): boolean {
+  if (Array.isArray(stages)) return stages.some(pipelineWritesNested);
+  if (stages === null || typeof stages !== "object") return false;
+  for (const [key, value] of Object.entries(stages as Doc)) {
     if (NESTED_WRITERS.has(key)) {
       const fields = key === "$unset" ? [value].flat() : Object.keys((value ?? {}) as Doc);
       if (fields.some((f) => typeof f === "string" && f.includes("."))) return true;

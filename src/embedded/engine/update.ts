@@ -1,8 +1,8 @@
 /** Applying an update (modifier document, replacement or pipeline) to one document, as MongoDB does. */
-import { Aggregator, update as mingoUpdate } from "mingo";
+import { update as mingoUpdate } from "mingo/updater";
 import { compareValues } from "./compare.js";
 import { ErrorCodes, failedToParse, MongoCommandError } from "./errors.js";
-import { queryOptions } from "./mingo-options.js";
+import { newAggregator, queryOptions } from "./mingo-options.js";
 import { cloneDoc, type Doc, isPlainObject } from "./paths.js";
 
 const MODIFIERS = new Set([
@@ -42,11 +42,12 @@ export function checkUpdate(u: unknown): UpdateSpec {
 export function applyUpdate(doc: Doc, u: UpdateSpec, opts: { isInsert: boolean; arrayFilters?: Doc[] }): Doc {
   let next: Doc;
   if (Array.isArray(u)) {
-    const out = new Aggregator(u, queryOptions()).run([cloneDoc(doc)]);
+    const out = newAggregator(u).run([cloneDoc(doc)]);
     next = (out[0] as Doc | undefined) ?? {};
   } else if (isModifier(u)) {
     next = cloneDoc(doc);
     const { $setOnInsert, ...rest } = u;
+    checkModifierTargets(doc, rest, opts.isInsert);
     if (Object.keys(rest).length > 0) {
       mingoUpdate(next, rest, opts.arrayFilters, undefined, { queryOptions: queryOptions() });
     }
@@ -100,4 +101,38 @@ function setPath(doc: Doc, path: string, value: unknown): void {
     cur = cur[p] as Doc;
   }
   cur[parts[parts.length - 1]!] = value;
+}
+
+/**
+ * The checks MongoDB makes before touching a document, which mingo does not: `_id` is immutable
+ * and `$inc`/`$mul` need numbers on both sides.
+ */
+function checkModifierTargets(doc: Doc, modifier: Doc, isInsert: boolean): void {
+  for (const [op, fields] of Object.entries(modifier)) {
+    for (const [path, arg] of Object.entries(fields as Doc)) {
+      if (!isInsert && (path === "_id" || path.startsWith("_id."))) {
+        const unchanged = op === "$set" && compareValues(arg, doc._id) === 0;
+        if (!unchanged) throw immutableId(doc);
+      }
+      if (op === "$inc" || op === "$mul") {
+        if (typeof arg !== "number") {
+          throw new MongoCommandError(ErrorCodes.TypeMismatch, "TypeMismatch", `Cannot ${op.slice(1)} with non-numeric argument: {${path}: ${JSON.stringify(arg)}}`);
+        }
+        const current = valueAt(doc, path);
+        if (current !== undefined && current !== null && typeof current !== "number") {
+          throw new MongoCommandError(ErrorCodes.TypeMismatch, "TypeMismatch",
+            `Cannot apply ${op} to a value of non-numeric type. {_id: ${JSON.stringify(doc._id)}} has the field '${path}' of non-numeric type ${typeof current}`);
+        }
+      }
+    }
+  }
+}
+
+function valueAt(doc: Doc, path: string): unknown {
+  let cur: unknown = doc;
+  for (const part of path.split(".")) {
+    if (!isPlainObject(cur)) return undefined;
+    cur = cur[part];
+  }
+  return cur;
 }
