@@ -1,0 +1,30 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../src/config.js";
+
+describe("loadConfig", () => {
+  it("applies the documented defaults", () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ PORT: 4001, MONGODB_DB: "usage", LOG_LEVEL: "info", DEMO_DATA: true });
+    expect(c.MONGODB_URI).toBeUndefined();
+    expect(c.BOOTSTRAP_ADMIN_KEY).toBeUndefined();
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it("treats empty variables as unset", () => {
+    const c = loadConfig({ PORT: "", MONGODB_URI: " " });
+    expect(c.PORT).toBe(4001);
+    expect(c.MONGODB_URI).toBeUndefined();
+  });
+
+  it("reports every problem at once", () => {
+    let err: unknown;
+    try {
+      loadConfig({ PORT: "eighty", MONGODB_URI: "postgres://x", MONGODB_DB: "a.b", BOOTSTRAP_ADMIN_KEY: "short", LOG_LEVEL: "chatty" });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const problems = (err as ConfigError).problems.map((p) => p.split(":")[0]);
+    expect(problems.sort()).toEqual(["BOOTSTRAP_ADMIN_KEY", "LOG_LEVEL", "MONGODB_DB", "MONGODB_URI", "PORT"]);
+  });
+});
