@@ -13,6 +13,7 @@ import type { IndexSpec } from "./indexes.js";
 import { findScriptOperator, newQuery } from "./mingo-options.js";
 import { type Doc, isPlainObject } from "./paths.js";
 import type { Store } from "./store.js";
+import { sortDocs } from "./sort.js";
 import { applyUpdate, checkUpdate, seedFromFilter } from "./update.js";
 
 export const SERVER_VERSION = "7.0.0";
@@ -76,11 +77,10 @@ function shape(docs: Doc[], opts: { sort?: Doc; skip?: number; limit?: number; p
     const start = opts.skip ?? 0;
     return opts.limit ? docs.slice(start, start + opts.limit) : start ? docs.slice(start) : docs;
   }
-  let cursor = newQuery({}).find(docs, hasProjection ? opts.projection : undefined);
-  if (hasSort) cursor = cursor.sort(opts.sort as Record<string, 1 | -1>);
-  if (opts.skip) cursor = cursor.skip(opts.skip);
-  if (opts.limit) cursor = cursor.limit(opts.limit);
-  return cursor.all() as Doc[];
+  let ordered = hasSort ? sortDocs([...docs], opts.sort!) : docs;
+  const start = opts.skip ?? 0;
+  ordered = opts.limit ? ordered.slice(start, start + opts.limit) : ordered.slice(start);
+  return hasProjection ? (newQuery({}).find(ordered, opts.projection).all() as Doc[]) : ordered;
 }
 
 function find(ctx: CommandContext, cmd: Doc): Doc {

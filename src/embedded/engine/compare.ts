@@ -9,7 +9,7 @@ import { Binary, Decimal128, Long, MaxKey, MinKey, ObjectId, Timestamp } from "b
 export const LOWEST = Symbol("lowest");
 export const HIGHEST = Symbol("highest");
 
-function typeRank(v: unknown): number {
+export function typeRank(v: unknown): number {
   if (v === LOWEST) return -10;
   if (v === HIGHEST) return 100;
   if (v === undefined || v === null) return 1;

@@ -1,7 +1,8 @@
 /**
  * The one place mingo is configured, so queries, updates and pipelines agree on semantics: a
  * Context with every mingo operator, where MongoDB's semantics differ from mingo's replaced by
- * our own (`$dateTrunc` with time zones, `$count` on empty input).
+ * our own (`$dateTrunc` with time zones, `$sort` and range operators in BSON order across all
+ * numeric types, `$type` by BSON type, `$count` on empty input).
  */
 import { Aggregator } from "mingo/aggregator";
 import { Context, ProcessingMode } from "mingo/core";
@@ -14,14 +15,16 @@ import * as window from "mingo/operators/window";
 import { Query } from "mingo/query";
 import type { Options } from "mingo/types";
 import { $dateTrunc } from "./operators/dateTrunc.js";
+import { $gt, $gte, $lt, $lte, $type } from "./operators/query.js";
+import { $sort } from "./sort.js";
 import type { Doc } from "./paths.js";
 
 const CONTEXT = Context.init({
   accumulator,
   expression: { ...expression, $dateTrunc },
-  pipeline,
+  pipeline: { ...pipeline, $sort },
   projection,
-  query,
+  query: { ...query, $gt, $gte, $lt, $lte, $type },
   window,
 } as unknown as Parameters<typeof Context.init>[0]);
 

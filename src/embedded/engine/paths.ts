@@ -11,7 +11,7 @@ export function isPlainObject(v: unknown): v is Doc {
  * Every value the path reaches. A missing path gives `[undefined]`; a path through or ending at an
  * array gives one value per element, with `multikey` set so the caller knows.
  */
-export function valuesAtPath(doc: unknown, path: string): { values: unknown[]; multikey: boolean } {
+export function valuesAtPath(doc: unknown, path: string, flattenLeaf = true): { values: unknown[]; multikey: boolean } {
   const parts = path.split(".");
   let current: unknown[] = [doc];
   let multikey = false;
@@ -36,7 +36,7 @@ export function valuesAtPath(doc: unknown, path: string): { values: unknown[]; m
   }
   const values: unknown[] = [];
   for (const v of current) {
-    if (Array.isArray(v)) {
+    if (Array.isArray(v) && flattenLeaf) {
       multikey = true;
       if (v.length === 0) values.push(undefined);
       else values.push(...v);
