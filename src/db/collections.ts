@@ -21,8 +21,32 @@ export const SANDBOX_OPERATIONS = [
 export type SandboxOperation = (typeof SANDBOX_OPERATIONS)[number];
 export const SESSION_END_OPERATIONS: readonly SandboxOperation[] = ["session_stop", "session_terminate"];
 
+/** What a session_start event carries about the session's resources and owner. */
+export interface SessionStartAttributes {
+  resource?: "sandbox" | "computer";
+  vcpus?: number;
+  memory_mb?: number;
+  disk_mb?: number;
+  storage_gb?: number;
+  external_user_id?: string;
+  external_project_id?: string;
+  workspace_id?: string;
+  alias?: string;
+  /** Stored as pairs: tag keys may contain '.', which must not become field paths. */
+  tags?: Array<{ key: string; value: string }>;
+}
+
+/** Who ran an operation, and where. */
+export interface OperationIdentity {
+  sandbox_id?: string;
+  user_id?: string;
+  api_key_id?: string | null;
+  provider?: string;
+  session_kind?: "standard" | "browser";
+}
+
 /** A stored usage event (both types share the collection so one unique index makes ids idempotent). */
-export interface UsageEventDoc {
+export interface UsageEventDoc extends OperationIdentity, SessionStartAttributes {
   org_id: string;
   event_id: string;
   type: "sandbox.operation" | "sandbox.memory";
@@ -31,10 +55,6 @@ export interface UsageEventDoc {
   sandbox_id: string;
   // sandbox.operation
   session_id?: string;
-  user_id?: string;
-  api_key_id?: string | null;
-  provider?: string;
-  session_kind?: "standard" | "browser";
   operation?: SandboxOperation;
   request_count?: number;
   duration_ms?: number;
@@ -44,40 +64,14 @@ export interface UsageEventDoc {
   oom_killed?: boolean;
   peak_memory_mib?: number | null;
   reserved_memory_mib?: number | null;
-  // session_start only
-  resource?: "sandbox" | "computer";
-  vcpus?: number;
-  memory_mb?: number;
-  disk_mb?: number;
-  storage_gb?: number;
-  external_user_id?: string;
-  external_project_id?: string;
-  workspace_id?: string;
-  alias?: string;
-  tags?: Array<{ key: string; value: string }>;
   // sandbox.memory
   used_memory_mb?: number;
 }
 
-/** A session, derived from its lifecycle events (see ingest/sessions.ts); never written directly. */
-export interface SessionDoc {
+/** A session, derived from its lifecycle events (see pipelines/sessions.ts); never written directly. */
+export interface SessionDoc extends OperationIdentity, SessionStartAttributes {
   org_id: string;
   session_id: string;
-  sandbox_id?: string;
-  user_id?: string;
-  api_key_id?: string | null;
-  provider?: string;
-  session_kind?: string;
-  resource?: "sandbox" | "computer";
-  vcpus?: number;
-  memory_mb?: number;
-  disk_mb?: number;
-  storage_gb?: number;
-  external_user_id?: string;
-  external_project_id?: string;
-  workspace_id?: string;
-  alias?: string;
-  tags?: Array<{ key: string; value: string }>;
   /** Time of the earliest session_start; missing until one arrives. */
   started_at?: Date;
   /** Time of the earliest session_stop/session_terminate; missing while the session is open. */

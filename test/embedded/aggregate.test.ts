@@ -1,10 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Collection, Document, ObjectId } from "mongodb";
-import { startTestMongo, type TestMongo } from "../helpers/mongo.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { Collection, Document } from "mongodb";
+import { type Loose, useTestMongo } from "../helpers/mongo.js";
 
-/** Schemaless collections: tests use string/number `_id`s, which the driver's default typing rejects. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Loose = { _id?: string | number | ObjectId; [key: string]: any };
 
 /**
  * Aggregation pipelines over a deterministic fixture of "operation" documents. Every expected
@@ -107,12 +104,11 @@ function expectedCountsByTime(bucket: (t: number) => number): [number, number][]
 }
 
 describe("embedded mongo: aggregation", { timeout: 60_000 }, () => {
-  let mongo: TestMongo;
+  const mongo = useTestMongo("aggregate");
   let ops: Collection<Op>;
   let orgs: Collection<Loose>;
 
   beforeAll(async () => {
-    mongo = await startTestMongo("aggregate");
     ops = mongo.db.collection<Op>("operations");
     await ops.insertMany(OPS.map((o) => ({ ...o, tags: [...o.tags] })));
     orgs = mongo.db.collection<Loose>("orgs");
@@ -121,10 +117,6 @@ describe("embedded mongo: aggregation", { timeout: 60_000 }, () => {
       [...ORGS, "org-z"].map((o, i) => ({ _id: o, org_id: o, name: `Org ${o.slice(4).toUpperCase()}`, tier: i % 2 ? "pro" : "free" })),
     );
   }, 60_000);
-
-  afterAll(async () => {
-    await mongo?.close();
-  }, 30_000);
 
   it("fixture sanity: the generated data has the variety the tests rely on", () => {
     expect(OPS).toHaveLength(N_OPS);

@@ -1,25 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Decimal128, Double, Int32, Long, ObjectId, type Document } from "mongodb";
-import { startTestMongo, type TestMongo } from "../helpers/mongo.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { Decimal128, Double, Int32, Long, ObjectId } from "mongodb";
+import { type Loose, useTestMongo } from "../helpers/mongo.js";
 
-/** Schemaless collections: tests use string/number `_id`s, which the driver's default typing rejects. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Loose = { _id?: string | number | ObjectId; [key: string]: any };
 
 /**
  * BSON types must survive the wire protocol and storage unchanged: values written through the
  * driver read back with the same type and value, and queries compare them by BSON semantics.
  */
 describe("embedded mongo: BSON round trips", { timeout: 30_000 }, () => {
-  let mongo: TestMongo;
-
-  beforeAll(async () => {
-    mongo = await startTestMongo("bson");
-  }, 30_000);
-
-  afterAll(async () => {
-    await mongo?.close();
-  }, 30_000);
+  const mongo = useTestMongo("bson");
 
   it("round-trips Date with millisecond precision", async () => {
     const coll = mongo.db.collection<Loose>("dates");

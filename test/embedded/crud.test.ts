@@ -1,10 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Long, MongoServerError, ObjectId, type Document } from "mongodb";
-import { startTestMongo, type TestMongo } from "../helpers/mongo.js";
+import { describe, expect, it } from "vitest";
+import { Long, MongoServerError, ObjectId } from "mongodb";
+import { type Loose, useTestMongo } from "../helpers/mongo.js";
 
-/** Schemaless collections: tests use string/number `_id`s, which the driver's default typing rejects. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Loose = { _id?: string | number | ObjectId; [key: string]: any };
 
 /**
  * Basic CRUD through the official driver. Every expected value is computed from the fixture in
@@ -53,15 +50,7 @@ function bySpec(spec: [keyof Product, 1 | -1][]) {
 }
 
 describe("embedded mongo: CRUD", { timeout: 30_000 }, () => {
-  let mongo: TestMongo;
-
-  beforeAll(async () => {
-    mongo = await startTestMongo("crud");
-  }, 30_000);
-
-  afterAll(async () => {
-    await mongo?.close();
-  }, 30_000);
+  const mongo = useTestMongo("crud");
 
   async function seeded(name: string) {
     const coll = mongo.db.collection<Product>(name);

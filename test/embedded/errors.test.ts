@@ -1,10 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MongoServerError, type ObjectId } from "mongodb";
-import { startTestMongo, type TestMongo } from "../helpers/mongo.js";
+import { describe, expect, it } from "vitest";
+import { MongoServerError } from "mongodb";
+import { type Loose, useTestMongo } from "../helpers/mongo.js";
 
-/** Schemaless collections: tests use string/number `_id`s, which the driver's default typing rejects. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Loose = { _id?: string | number | ObjectId; [key: string]: any };
 
 /**
  * Bad requests must come back as ordinary server errors (with mongod's error codes) — never a
@@ -27,15 +24,7 @@ async function rejectsPromptly(p: Promise<unknown>, ms = 5_000): Promise<MongoSe
 }
 
 describe("embedded mongo: error handling", { timeout: 30_000 }, () => {
-  let mongo: TestMongo;
-
-  beforeAll(async () => {
-    mongo = await startTestMongo("errors");
-  }, 30_000);
-
-  afterAll(async () => {
-    await mongo?.close();
-  }, 30_000);
+  const mongo = useTestMongo("errors");
 
   async function stillWorks(coll: string, expectedCount: number) {
     expect((await mongo.db.command({ ping: 1 })).ok).toBe(1);

@@ -1,25 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MongoClient, MongoServerError, type ObjectId } from "mongodb";
-import { startTestMongo, type TestMongo } from "../helpers/mongo.js";
+import { describe, expect, it } from "vitest";
+import { MongoClient, MongoServerError } from "mongodb";
+import { type Loose, useTestMongo } from "../helpers/mongo.js";
 
-/** Schemaless collections: tests use string/number `_id`s, which the driver's default typing rejects. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Loose = { _id?: string | number | ObjectId; [key: string]: any };
 
 /**
  * Connection-level behaviour: the handshake commands the driver (and tools like mongosh) send,
  * database listing/dropping, unknown commands, and a clean close.
  */
 describe("embedded mongo: handshake and admin commands", { timeout: 30_000 }, () => {
-  let mongo: TestMongo;
-
-  beforeAll(async () => {
-    mongo = await startTestMongo("handshake");
-  }, 30_000);
-
-  afterAll(async () => {
-    await mongo?.close();
-  }, 30_000);
+  const mongo = useTestMongo("handshake");
 
   /** A plain `mongodb://127.0.0.1:PORT` URI (no options) when embedded; the external URI otherwise. */
   function plainUri(): string {

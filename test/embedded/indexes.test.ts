@@ -1,10 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MongoBulkWriteError, MongoClient, MongoServerError, type Document, type ObjectId, type WriteError } from "mongodb";
-import { startTestMongo, type TestMongo } from "../helpers/mongo.js";
+import { describe, expect, it } from "vitest";
+import { MongoBulkWriteError, MongoClient, MongoServerError, type Document, type WriteError } from "mongodb";
+import { type Loose, useTestMongo } from "../helpers/mongo.js";
 
-/** Schemaless collections: tests use string/number `_id`s, which the driver's default typing rejects. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Loose = { _id?: string | number | ObjectId; [key: string]: any };
 
 /**
  * Index management and unique-key enforcement, including under concurrent writers.
@@ -26,15 +23,7 @@ async function rejection(p: Promise<unknown>): Promise<MongoServerError> {
 }
 
 describe("embedded mongo: indexes and unique keys", { timeout: 60_000 }, () => {
-  let mongo: TestMongo;
-
-  beforeAll(async () => {
-    mongo = await startTestMongo("indexes");
-  }, 30_000);
-
-  afterAll(async () => {
-    await mongo?.close();
-  }, 30_000);
+  const mongo = useTestMongo("indexes");
 
   it("creates single, compound, unique and named indexes; lists them; is idempotent; drops them", async () => {
     const coll = mongo.db.collection<Loose>("idx_admin");

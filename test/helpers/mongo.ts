@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { MongoClient, type Db } from "mongodb";
+import { afterAll, beforeAll } from "vitest";
+import { MongoClient, type Db, type ObjectId } from "mongodb";
 import { startEmbeddedMongo, type EmbeddedMongo } from "../../src/embedded/index.js";
 
 /**
@@ -38,3 +39,22 @@ export async function startTestMongo(label = "t"): Promise<TestMongo> {
     },
   };
 }
+
+/**
+ * One TestMongo for a whole test file or describe block: started in beforeAll, closed in afterAll.
+ * The returned object is filled in when beforeAll has run.
+ */
+export function useTestMongo(label: string): TestMongo {
+  const holder = {} as TestMongo;
+  beforeAll(async () => {
+    Object.assign(holder, await startTestMongo(label));
+  }, 60_000);
+  afterAll(async () => {
+    await holder.close?.();
+  }, 60_000);
+  return holder;
+}
+
+/** Schemaless collections: tests use string/number `_id`s, which the driver's default typing rejects. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Loose = { _id?: string | number | ObjectId; [key: string]: any };

@@ -14,7 +14,7 @@ import { findScriptOperator, newQuery } from "./mingo-options.js";
 import { type Doc, isPlainObject } from "./paths.js";
 import type { Store } from "./store.js";
 import { sortDocs } from "./sort.js";
-import { applyUpdate, checkUpdate, seedFromFilter } from "./update.js";
+import { applyUpdate, checkUpdate, isModifier, seedFromFilter, type UpdateSpec } from "./update.js";
 
 export const SERVER_VERSION = "7.0.0";
 const MAX_WIRE_VERSION = 21;
@@ -191,14 +191,22 @@ function updateOne(coll: Collection, s: UpdateStatement): { n: number; nModified
     }
   }
   if (n === 0 && s.upsert) {
-    const seed = seedFromFilter(filter);
-    const isReplacement = !Array.isArray(u) && !Object.keys(u).some((k) => k.startsWith("$"));
-    const base = isReplacement ? (seed._id !== undefined ? { _id: seed._id } : {}) : seed;
-    const created = withId(applyUpdate(base, u, { isInsert: true, arrayFilters: s.arrayFilters }));
-    coll.insert(created);
+    const created = upsertInsert(coll, filter, u, s.arrayFilters);
     return { n: 1, nModified: 0, upsertedId: created._id };
   }
   return { n, nModified };
+}
+
+/**
+ * The insert half of an upsert: a modifier update starts from the filter's equalities, a
+ * replacement from the filter's `_id` only (as in MongoDB).
+ */
+function upsertInsert(coll: Collection, filter: Doc, u: UpdateSpec, arrayFilters: Doc[] | undefined): Doc {
+  const seed = seedFromFilter(filter);
+  const base = isModifier(u) || Array.isArray(u) ? seed : seed._id !== undefined ? { _id: seed._id } : {};
+  const created = withId(applyUpdate(base, u, { isInsert: true, arrayFilters }));
+  coll.insert(created);
+  return created;
 }
 
 function failedToParseMulti(): MongoCommandError {
@@ -275,11 +283,7 @@ function findAndModify(ctx: CommandContext, cmd: Doc): Doc {
     return { lastErrorObject: { n: 1, updatedExisting: true }, value: project(cmd.new === true ? next : hit[1]), ok: 1 };
   }
   if (cmd.upsert === true) {
-    const seed = seedFromFilter(filter);
-    const isReplacement = !Array.isArray(u) && !Object.keys(u!).some((k) => k.startsWith("$"));
-    const base = isReplacement ? (seed._id !== undefined ? { _id: seed._id } : {}) : seed;
-    const created = withId(applyUpdate(base, u!, { isInsert: true }));
-    coll.insert(created);
+    const created = upsertInsert(coll, filter, u!, cmd.arrayFilters as Doc[] | undefined);
     return { lastErrorObject: { n: 1, updatedExisting: false, upserted: created._id }, value: cmd.new === true ? project(created) : null, ok: 1 };
   }
   return { lastErrorObject: { n: 0, updatedExisting: false }, value: null, ok: 1 };
