@@ -37,6 +37,16 @@ export async function buildServer(deps: AppDeps): Promise<BuiltServer> {
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
   });
+  // While shutting down, answer in-flight requests with `Connection: close` so keep-alive
+  // clients (routers, fetch) let go at once instead of holding close() for the idle timeout.
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+  app.addHook("onSend", async (_request, reply, payload) => {
+    if (closing) reply.header("connection", "close");
+    return payload;
+  });
   app.setNotFoundHandler((_request, reply) => reply.status(404).send({ detail: "Not Found" }));
 
   const apollo = new ApolloServer<GraphQLContext>({
