@@ -15,6 +15,9 @@ const config: CodegenConfig = {
         scalars: { DateTime: "Date", SafeInt: "number" },
         mappers: {
           Viewer: "../auth/principal.js#Principal",
+          UsageBucketPage: "../services/sandboxUsage.js#SandboxUsagePageJson",
+          UsageBucket: "../services/sandboxUsage.js#SandboxUsageBucketJson",
+          SandboxUsageResult: "../services/sandboxUsage.js#SandboxUsageResultJson",
         },
       },
     },

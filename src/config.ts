@@ -31,6 +31,11 @@ const EnvSchema = z.object({
     emptyToUndefined,
     z.coerce.number().int().min(1024).max(256 * 1024 * 1024).default(16 * 1024 * 1024),
   ),
+  /**
+   * Signs paging tokens (`next_page`, `cursor`). Replicas behind one router must share it; unset,
+   * each process makes a random one, so tokens do not survive a restart.
+   */
+  PAGE_TOKEN_SECRET: z.preprocess(emptyToUndefined, z.string().min(16, "must be at least 16 characters").optional()),
   /** With the embedded server: load the demo data set at start (default true). */
   DEMO_DATA: z.preprocess(emptyToUndefined, z.enum(["true", "false"]).default("true")).transform((v) => v === "true"),
 });

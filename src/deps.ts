@@ -3,6 +3,7 @@ import type { Db, MongoClient } from "mongodb";
 import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import type { Collections } from "./db/collections.js";
+import type { PageTokens } from "./paging.js";
 
 export interface AppDeps {
   config: Config;
@@ -10,4 +11,5 @@ export interface AppDeps {
   db: Db;
   cols: Collections;
   clock: Clock;
+  pageTokens: PageTokens;
 }

@@ -9,6 +9,7 @@ import { connectDatabase } from "./db/connect.js";
 import type { AppDeps } from "./deps.js";
 import { createDemoKeys, type DemoKeys, loadDemoData } from "./demo/load.js";
 import { type EmbeddedMongo, startEmbeddedMongo } from "./embedded/index.js";
+import { PageTokens } from "./paging.js";
 import { buildServer } from "./server.js";
 
 export interface RunningService {
@@ -25,7 +26,7 @@ export async function startService(config: Config, opts: { clock?: Clock } = {})
   const embedded = config.MONGODB_URI ? null : await startEmbeddedMongo();
   const uri = config.MONGODB_URI ?? embedded!.uri;
   const database = await connectDatabase(uri, config.MONGODB_DB);
-  const deps: AppDeps = { config, ...database, clock };
+  const deps: AppDeps = { config, ...database, clock, pageTokens: new PageTokens(config.PAGE_TOKEN_SECRET) };
 
   let demo: RunningService["demo"] = null;
   if (embedded && config.DEMO_DATA) {

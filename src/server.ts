@@ -14,6 +14,7 @@ import type { GraphQLContext } from "./graphql/context.js";
 import { formatError, httpStatusPlugin } from "./graphql/errors.js";
 import { buildSchema } from "./graphql/schema.js";
 import { healthRoutes } from "./rest/health.js";
+import { mka1Routes } from "./rest/mka1.js";
 import { platformRoutes } from "./rest/platform.js";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -88,5 +89,6 @@ export async function buildServer(deps: AppDeps): Promise<BuiltServer> {
 
   await app.register(async (scope) => healthRoutes(scope, deps));
   await app.register(async (scope) => platformRoutes(scope, deps));
+  await app.register(async (scope) => mka1Routes(scope, deps));
   return { app, apollo };
 }

@@ -106,10 +106,14 @@ export const INDEXES = {
   eventsByOrgTypeTime: "usage_events_org_type_ts",
   /** A session's events: session derivation reads through this. */
   eventsByOrgSession: "usage_events_org_session",
+  /** Cluster-wide time ranges (`all_orgs`): type + time without an org prefix. */
+  eventsByTypeTime: "usage_events_type_ts",
   /** A sandbox's memory samples over a window. */
   eventsByOrgSandboxTypeTime: "usage_events_org_sandbox_type_ts",
   sessionUnique: "sessions_org_session_unique",
   sessionsByOrgStart: "sessions_org_started_at",
+  /** X-On-Behalf-Of: the sessions of one external user. */
+  sessionsByOrgExternalUser: "sessions_org_external_user",
   apiKeySecretUnique: "api_keys_secret_hash_unique",
 } as const;
 
@@ -117,12 +121,14 @@ const INDEX_SPECS: Record<string, IndexDescription[]> = {
   [COLLECTIONS.usageEvents]: [
     { key: { org_id: 1, event_id: 1 }, name: INDEXES.eventIdUnique, unique: true },
     { key: { org_id: 1, type: 1, ts: 1 }, name: INDEXES.eventsByOrgTypeTime },
+    { key: { type: 1, ts: 1 }, name: INDEXES.eventsByTypeTime },
     { key: { org_id: 1, session_id: 1 }, name: INDEXES.eventsByOrgSession },
     { key: { org_id: 1, sandbox_id: 1, type: 1, ts: 1 }, name: INDEXES.eventsByOrgSandboxTypeTime },
   ],
   [COLLECTIONS.sessions]: [
     { key: { org_id: 1, session_id: 1 }, name: INDEXES.sessionUnique, unique: true },
     { key: { org_id: 1, started_at: 1 }, name: INDEXES.sessionsByOrgStart },
+    { key: { org_id: 1, external_user_id: 1 }, name: INDEXES.sessionsByOrgExternalUser },
   ],
   [COLLECTIONS.apiKeys]: [{ key: { secret_hash: 1 }, name: INDEXES.apiKeySecretUnique, unique: true }],
 };

@@ -2,6 +2,7 @@ import { DateTimeResolver, SafeIntResolver } from "graphql-scalars";
 import type { Resolvers } from "../../__generated__/resolvers-types.js";
 import { Mutation } from "./Mutation.js";
 import { Query } from "./Query.js";
+import { SandboxUsageResult, UsageBucket, UsageBucketPage } from "./SandboxUsage.js";
 import { Organization, User } from "./identity.js";
 import { Viewer } from "./Viewer.js";
 
@@ -13,4 +14,7 @@ export const resolvers: Resolvers = {
   Viewer,
   Organization,
   User,
+  UsageBucketPage,
+  UsageBucket,
+  SandboxUsageResult,
 };

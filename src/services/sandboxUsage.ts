@@ -1,0 +1,206 @@
+/**
+ * MKA1's sandbox usage (`GET /api/v1/sandbox/usage`, `Query.sandboxUsage`): time buckets × group-by
+ * over operation events, paged over buckets. Validation, scoping, paging and the pipeline live here
+ * once; the REST adapter and the resolver only translate parameters and field names.
+ */
+import type { Principal } from "../auth/principal.js";
+import { requireScope } from "../auth/principal.js";
+import { OrgId } from "../auth/keys.js";
+import type { AppDeps } from "../deps.js";
+import { badInput, type InputIssue } from "../errors.js";
+import {
+  BUCKET_WIDTHS,
+  type BucketWidth,
+  buildSandboxUsagePipeline,
+  GROUP_BY_DIMENSIONS,
+  type GroupByDimension,
+} from "../pipelines/sandboxUsage.js";
+import { operationScope, resolveOrgScope } from "./scope.js";
+
+/** Buckets per page: MKA1's defaults and maxima. */
+export const PAGE_LIMITS: Record<BucketWidth, { default: number; max: number }> = {
+  "1m": { default: 60, max: 1440 },
+  "1h": { default: 24, max: 168 },
+  "1d": { default: 7, max: 31 },
+};
+/** Unix seconds of 9999-12-31T23:59:59Z: the largest time accepted. */
+const MAX_UNIX_SECONDS = 253_402_300_799;
+
+/** The request in the vendor's own parameter names, already typed (REST parses strings first). */
+export interface SandboxUsageRequest {
+  start_time?: number;
+  end_time?: number | null;
+  bucket_width?: string;
+  group_by?: string[];
+  all_orgs?: boolean;
+  org_ids?: string[] | null;
+  limit?: number | null;
+  page?: string | null;
+}
+
+export interface SandboxUsageResultJson {
+  object: "organization.usage.sandbox.result";
+  num_operations: number;
+  num_sessions: number;
+  request_count: number;
+  duration_ms: number;
+  workspace_bytes_in: number;
+  workspace_bytes_out: number;
+  files_changed_count: number;
+  oom_killed_count: number;
+  peak_memory_mib: number | null;
+  reserved_memory_mib: number | null;
+  user_id: string | null;
+  api_key_id: string | null;
+  org_id: string | null;
+  operation: string | null;
+  provider: string | null;
+  session_kind: string | null;
+}
+
+export interface SandboxUsageBucketJson {
+  object: "bucket";
+  start_time: number;
+  end_time: number;
+  results: SandboxUsageResultJson[];
+}
+
+export interface SandboxUsagePageJson {
+  object: "page";
+  data: SandboxUsageBucketJson[];
+  has_more: boolean;
+  next_page: string | null;
+}
+
+interface PageState {
+  /** Index of the first bucket of the page. */
+  k: number;
+  /** The resolved end_time (it defaults to "now" on the first page only). */
+  e: number;
+}
+
+interface Validated {
+  start: number;
+  end: number | null;
+  width: BucketWidth;
+  groupBy: GroupByDimension[];
+  allOrgs: boolean;
+  orgIds: string[] | null;
+  limit: number;
+  page: string | null;
+}
+
+const quoteList = (xs: readonly string[]) => xs.map((x) => `'${x}'`).join(", ").replace(/, ([^,]*)$/, " or $1");
+
+function validate(r: SandboxUsageRequest, issues: InputIssue[], loc: Array<string | number>, failed: ReadonlySet<string>): Validated | null {
+  const at = (param: string, ...rest: Array<string | number>) => [...loc, param, ...rest];
+  const time = (param: "start_time" | "end_time", v: number | null | undefined) => {
+    if (v === undefined || v === null) return;
+    if (v < 0) issues.push({ loc: at(param), msg: "Input should be greater than or equal to 0", type: "greater_than_equal" });
+    else if (v > MAX_UNIX_SECONDS) issues.push({ loc: at(param), msg: `Input should be less than or equal to ${MAX_UNIX_SECONDS}`, type: "less_than_equal" });
+  };
+  if (r.start_time === undefined && !failed.has("start_time")) issues.push({ loc: at("start_time"), msg: "Field required", type: "missing" });
+  time("start_time", r.start_time);
+  time("end_time", r.end_time);
+  if (r.start_time !== undefined && r.end_time !== undefined && r.end_time !== null && r.end_time <= r.start_time) {
+    issues.push({ loc: at("end_time"), msg: "end_time must be greater than start_time", type: "value_error" });
+  }
+  const widthName = r.bucket_width ?? "1d";
+  const width = widthName in BUCKET_WIDTHS ? (widthName as BucketWidth) : null;
+  if (!width && !failed.has("bucket_width")) issues.push({ loc: at("bucket_width"), msg: `Input should be ${quoteList(Object.keys(BUCKET_WIDTHS))}`, type: "enum" });
+  const groupBy: GroupByDimension[] = [];
+  (r.group_by ?? []).forEach((dim, i) => {
+    if ((GROUP_BY_DIMENSIONS as readonly string[]).includes(dim)) {
+      if (!groupBy.includes(dim as GroupByDimension)) groupBy.push(dim as GroupByDimension);
+    } else issues.push({ loc: at("group_by", i), msg: `Input should be ${quoteList(GROUP_BY_DIMENSIONS)}`, type: "enum" });
+  });
+  (r.org_ids ?? []).forEach((org, i) => {
+    if (!OrgId.safeParse(org).success) issues.push({ loc: at("org_ids", i), msg: "Input should be an organization id", type: "value_error" });
+  });
+  const limit = r.limit ?? (width ? PAGE_LIMITS[width].default : 1);
+  if (limit < 1) issues.push({ loc: at("limit"), msg: "Input should be greater than or equal to 1", type: "greater_than_equal" });
+  else if (width && limit > PAGE_LIMITS[width].max) {
+    issues.push({ loc: at("limit"), msg: `Input should be less than or equal to ${PAGE_LIMITS[width].max} for bucket_width ${width}`, type: "less_than_equal" });
+  }
+  if (issues.length > 0 || !width || r.start_time === undefined) return null;
+  return {
+    start: r.start_time,
+    end: r.end_time ?? null,
+    width,
+    // A canonical order, so `a,b` and `b,a` are the same query (and page tokens carry over).
+    groupBy: GROUP_BY_DIMENSIONS.filter((d) => groupBy.includes(d)),
+    allOrgs: r.all_orgs ?? false,
+    orgIds: r.org_ids && r.org_ids.length > 0 ? [...new Set(r.org_ids)].sort() : null,
+    limit,
+    page: r.page ?? null,
+  };
+}
+
+/**
+ * @param loc where the parameters sit in the request (["query"] for REST, [] for GraphQL)
+ * @param earlier problems the caller already found while parsing (listed together with these)
+ * @param failed parameters that failed parsing (not reported again as missing)
+ */
+export async function getSandboxUsage(
+  deps: AppDeps,
+  principal: Principal,
+  request: SandboxUsageRequest,
+  opts: { loc?: Array<string | number>; earlier?: InputIssue[]; failed?: ReadonlySet<string> } = {},
+): Promise<SandboxUsagePageJson> {
+  const loc = opts.loc ?? [];
+  const issues = [...(opts.earlier ?? [])];
+  const v = validate(request, issues, loc, opts.failed ?? new Set());
+  const now = deps.clock.now();
+  const nowSeconds = Math.floor(now.getTime() / 1000);
+  if (v && v.end === null && !v.page && nowSeconds <= v.start) {
+    issues.push({ loc: [...loc, "end_time"], msg: "end_time (default: now) must be greater than start_time", type: "value_error" });
+  }
+  // The token names the query it continues: every parameter but the page itself.
+  const identity = v ? JSON.stringify([principal.keyId, principal.onBehalfOf, v.start, v.end, v.width, v.groupBy, v.allOrgs, v.orgIds, v.limit]) : "";
+  let state: PageState = { k: 0, e: v?.end ?? nowSeconds };
+  if (v?.page) {
+    const read = deps.pageTokens.read<PageState>(v.page, identity, now);
+    if (!read.ok) {
+      issues.push({
+        loc: [...loc, "page"],
+        msg: read.reason === "forged" ? "Invalid page token" : "Page token does not belong to this query (or has expired); start again without page",
+        type: "value_error",
+      });
+    } else state = read.value;
+  }
+  if (issues.length > 0 || !v) throw badInput("Invalid sandbox usage request", issues);
+
+  requireScope(principal, "read");
+  const orgs = resolveOrgScope(principal, { allOrgs: v.allOrgs, orgIds: v.orgIds });
+  if (orgs === "no-org") {
+    throw badInput("This key belongs to no organization", [{ loc: [...loc, "all_orgs"], msg: "This key belongs to no organization: pass all_orgs or org_ids", type: "value_error" }]);
+  }
+
+  const w = BUCKET_WIDTHS[v.width];
+  const first = Math.floor(v.start / w) * w;
+  const total = Math.ceil((state.e - first) / w);
+  const pageEnd = Math.min(total, state.k + v.limit);
+  const firstBucket = first + state.k * w;
+  const endBucket = first + pageEnd * w;
+  const pipeline = buildSandboxUsagePipeline({
+    scope: await operationScope(deps.cols, principal, orgs),
+    width: v.width,
+    groupBy: v.groupBy,
+    from: new Date(Math.max(v.start, firstBucket) * 1000),
+    to: new Date(Math.min(state.e, endBucket) * 1000),
+    firstBucket: new Date(firstBucket * 1000),
+    endBucket: new Date(endBucket * 1000),
+  });
+  const rows = await deps.cols.usageEvents.aggregate<{ start: Date; results?: SandboxUsageResultJson[] }>(pipeline).toArray();
+  const data: SandboxUsageBucketJson[] = rows.map((row) => {
+    const start = Math.round(row.start.getTime() / 1000);
+    return { object: "bucket", start_time: start, end_time: start + w, results: row.results ?? [] };
+  });
+  const hasMore = pageEnd < total;
+  return {
+    object: "page",
+    data,
+    has_more: hasMore,
+    next_page: hasMore ? deps.pageTokens.issue<PageState>(identity, { k: pageEnd, e: state.e }, now) : null,
+  };
+}
