@@ -2,7 +2,7 @@
  * The one place mingo is configured, so queries, updates and pipelines agree on semantics: a
  * Context with every mingo operator, where MongoDB's semantics differ from mingo's replaced by
  * our own (`$dateTrunc` with time zones, `$sort` and range operators in BSON order across all
- * numeric types, `$type` by BSON type, `$count` on empty input).
+ * numeric types, `$type` by BSON type, `$count` on empty input, `$densify` filling its bounds).
  */
 import { Aggregator } from "mingo/aggregator";
 import { Context, ProcessingMode } from "mingo/core";
@@ -15,6 +15,7 @@ import * as window from "mingo/operators/window";
 import { Query } from "mingo/query";
 import type { Options } from "mingo/types";
 import { $dateTrunc } from "./operators/dateTrunc.js";
+import { $densify } from "./operators/densify.js";
 import { $gt, $gte, $lt, $lte, $type } from "./operators/query.js";
 import { $sort } from "./sort.js";
 import type { Doc } from "./paths.js";
@@ -22,7 +23,7 @@ import type { Doc } from "./paths.js";
 const CONTEXT = Context.init({
   accumulator,
   expression: { ...expression, $dateTrunc },
-  pipeline: { ...pipeline, $sort },
+  pipeline: { ...pipeline, $sort, $densify },
   projection,
   query: { ...query, $gt, $gte, $lt, $lte, $type },
   window,
