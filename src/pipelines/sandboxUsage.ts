@@ -17,8 +17,8 @@ const DATE_UNIT: Record<BucketWidth, "minute" | "hour" | "day"> = { "1m": "minut
 export interface OperationScope {
   /** null: every org (cluster admin, all_orgs). */
   orgIds: string[] | null;
-  /** Restrict to these sessions (X-On-Behalf-Of); null: no restriction. */
-  sessionIds: string[] | null;
+  /** Restrict to these sessions, by org (X-On-Behalf-Of); null: no restriction. */
+  sessions: ReadonlyMap<string, readonly string[]> | null;
 }
 
 export interface BucketPageQuery {
@@ -42,7 +42,14 @@ export function operationsMatch(scope: OperationScope, from: Date, to: Date): Do
   if (scope.orgIds) match.org_id = scope.orgIds.length === 1 ? scope.orgIds[0] : { $in: scope.orgIds };
   match.type = "sandbox.operation";
   match.ts = { $gte: from, $lt: to };
-  if (scope.sessionIds) match.session_id = { $in: scope.sessionIds };
+  if (scope.sessions) {
+    const perOrg = [...scope.sessions].map(([org, ids]) => ({ org_id: org, session_id: { $in: [...ids] } }));
+    // Each session id counts only in its own org. With one org (the usual case) that org becomes
+    // the index prefix; with none the user has no sessions and nothing matches.
+    if (perOrg.length === 1) Object.assign(match, { org_id: perOrg[0]!.org_id, session_id: perOrg[0]!.session_id });
+    else if (perOrg.length === 0) match.session_id = { $in: [] };
+    else match.$or = perOrg;
+  }
   return match;
 }
 
@@ -63,7 +70,8 @@ export function buildSandboxUsagePipeline(q: BucketPageQuery): Document[] {
       $group: {
         _id: groupKey,
         num_operations: { $sum: 1 },
-        sessions: { $addToSet: "$session_id" },
+        // Session ids are unique per org only: across orgs (all_orgs, org_ids) "s1" of two orgs is two sessions.
+        sessions: { $addToSet: { org_id: "$org_id", session_id: "$session_id" } },
         request_count: { $sum: "$request_count" },
         duration_ms: { $sum: "$duration_ms" },
         workspace_bytes_in: { $sum: "$workspace_bytes_in" },

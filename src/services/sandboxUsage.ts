@@ -192,6 +192,7 @@ export async function getSandboxUsage(
     endBucket: new Date(endBucket * 1000),
   });
   const rows = await deps.cols.usageEvents.aggregate<{ start: Date; results?: SandboxUsageResultJson[] }>(pipeline).toArray();
+  // The pipeline's $densify returns every bucket of the page, empty ones without `results`.
   const data: SandboxUsageBucketJson[] = rows.map((row) => {
     const start = Math.round(row.start.getTime() / 1000);
     return { object: "bucket", start_time: start, end_time: start + w, results: row.results ?? [] };

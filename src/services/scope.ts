@@ -22,16 +22,23 @@ export function resolveOrgScope(p: Principal, req: OrgScopeRequest): string[] | 
 }
 
 /**
- * The sessions of the X-On-Behalf-Of user within the org scope (index sessions_org_external_user),
- * or null when the caller is not acting on behalf of anyone.
+ * The sessions of the X-On-Behalf-Of user within the org scope, per org (session ids are unique
+ * only within an org), or null when the caller is not acting on behalf of anyone. Served by
+ * sessions_org_external_user ({org_id, external_user_id}).
  */
-export async function onBehalfSessionIds(cols: Collections, p: Principal, orgIds: string[] | null): Promise<string[] | null> {
+export async function onBehalfSessions(cols: Collections, p: Principal, orgIds: string[] | null): Promise<Map<string, string[]> | null> {
   if (p.onBehalfOf === null) return null;
   const filter = orgIds ? { org_id: orgIds.length === 1 ? orgIds[0]! : { $in: orgIds }, external_user_id: p.onBehalfOf } : { external_user_id: p.onBehalfOf };
-  const sessions = await cols.sessions.find(filter, { projection: { _id: 0, session_id: 1 } }).toArray();
-  return sessions.map((s) => s.session_id);
+  const sessions = await cols.sessions.find(filter, { projection: { _id: 0, org_id: 1, session_id: 1 } }).toArray();
+  const byOrg = new Map<string, string[]>();
+  for (const s of sessions) {
+    const ids = byOrg.get(s.org_id);
+    if (ids) ids.push(s.session_id);
+    else byOrg.set(s.org_id, [s.session_id]);
+  }
+  return byOrg;
 }
 
 export async function operationScope(cols: Collections, p: Principal, orgIds: string[] | null): Promise<OperationScope> {
-  return { orgIds, sessionIds: await onBehalfSessionIds(cols, p, orgIds) };
+  return { orgIds, sessions: await onBehalfSessions(cols, p, orgIds) };
 }
