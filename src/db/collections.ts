@@ -93,10 +93,21 @@ export interface ApiKeyDoc {
   created_by: string;
 }
 
+/** An org's price table (DESIGN §3), in cents; `_id` is the org_id. Absent: the documented defaults. */
+export interface PriceTableDoc {
+  _id: string;
+  sandbox_vcpu_hour_cents: number;
+  computer_vcpu_hour_cents: number;
+  storage_gb_hour_cents: number;
+  updated_at: Date;
+  updated_by: string;
+}
+
 export const COLLECTIONS = {
   usageEvents: "usage_events",
   sessions: "sessions",
   apiKeys: "api_keys",
+  prices: "prices",
 } as const;
 
 export const INDEXES = {
@@ -111,10 +122,15 @@ export const INDEXES = {
   /** A sandbox's memory samples over a window. */
   eventsByOrgSandboxTypeTime: "usage_events_org_sandbox_type_ts",
   sessionUnique: "sessions_org_session_unique",
+  /** Sessions overlapping a window (runtime rollups): org + start time. */
   sessionsByOrgStart: "sessions_org_started_at",
+  /** One user's sessions (Dreadnode's runtime summary). */
+  sessionsByOrgUserStart: "sessions_org_user_started_at",
   /** X-On-Behalf-Of: the sessions of one external user. */
   sessionsByOrgExternalUser: "sessions_org_external_user",
   apiKeySecretUnique: "api_keys_secret_hash_unique",
+  /** Does an org exist (a key names it)? And an org's keys. */
+  apiKeysByOrgUser: "api_keys_org_user",
 } as const;
 
 const INDEX_SPECS: Record<string, IndexDescription[]> = {
@@ -128,15 +144,20 @@ const INDEX_SPECS: Record<string, IndexDescription[]> = {
   [COLLECTIONS.sessions]: [
     { key: { org_id: 1, session_id: 1 }, name: INDEXES.sessionUnique, unique: true },
     { key: { org_id: 1, started_at: 1 }, name: INDEXES.sessionsByOrgStart },
+    { key: { org_id: 1, user_id: 1, started_at: 1 }, name: INDEXES.sessionsByOrgUserStart },
     { key: { org_id: 1, external_user_id: 1 }, name: INDEXES.sessionsByOrgExternalUser },
   ],
-  [COLLECTIONS.apiKeys]: [{ key: { secret_hash: 1 }, name: INDEXES.apiKeySecretUnique, unique: true }],
+  [COLLECTIONS.apiKeys]: [
+    { key: { secret_hash: 1 }, name: INDEXES.apiKeySecretUnique, unique: true },
+    { key: { org_id: 1, user_id: 1 }, name: INDEXES.apiKeysByOrgUser },
+  ],
 };
 
 export interface Collections {
   usageEvents: Collection<UsageEventDoc>;
   sessions: Collection<SessionDoc>;
   apiKeys: Collection<ApiKeyDoc>;
+  prices: Collection<PriceTableDoc>;
 }
 
 export function collections(db: Db): Collections {
@@ -144,6 +165,7 @@ export function collections(db: Db): Collections {
     usageEvents: db.collection<UsageEventDoc>(COLLECTIONS.usageEvents),
     sessions: db.collection<SessionDoc>(COLLECTIONS.sessions),
     apiKeys: db.collection<ApiKeyDoc>(COLLECTIONS.apiKeys),
+    prices: db.collection<PriceTableDoc>(COLLECTIONS.prices),
   };
 }
 

@@ -1,6 +1,6 @@
 /**
- * The service's own REST endpoints: usage ingest (DESIGN §2) and API keys (DESIGN §4), with
- * FastAPI's error envelope. Both call the same services as the GraphQL mutations.
+ * The service's own REST endpoints: usage ingest (DESIGN §2), API keys (DESIGN §4) and price
+ * tables (DESIGN §3), with FastAPI's error envelope. They call the same services as GraphQL.
  */
 import type { FastifyInstance } from "fastify";
 import { type Principal, requireOrgAccess, requireScope } from "../auth/principal.js";
@@ -8,6 +8,7 @@ import { CreateApiKeyInput, createApiKey } from "../auth/keys.js";
 import type { AppDeps } from "../deps.js";
 import { AppError, badInput, forbidden, type InputIssue } from "../errors.js";
 import { recordUsageEvents } from "../ingest/service.js";
+import { getPrices, setPrices } from "../services/prices.js";
 import { toInputIssues } from "../zod-issues.js";
 import { principalOf } from "./auth.js";
 import { sendFastApiError } from "./fastapi-envelope.js";
@@ -81,4 +82,12 @@ export async function platformRoutes(app: FastifyInstance, deps: AppDeps): Promi
     const created = await createApiKey(deps.cols, parsed.data, principal.keyId);
     return reply.status(201).send(created);
   });
+
+  app.get<{ Params: { org: string } }>("/api/v1/orgs/:org/prices", async (request) =>
+    getPrices(deps, request.principal!, request.params.org, ["path", "org"]),
+  );
+
+  app.put<{ Params: { org: string } }>("/api/v1/orgs/:org/prices", async (request) =>
+    setPrices(deps, request.principal!, request.params.org, request.body, { org: ["path", "org"], body: ["body"] }),
+  );
 }
