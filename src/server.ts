@@ -14,6 +14,8 @@ import type { GraphQLContext } from "./graphql/context.js";
 import { formatError, httpStatusPlugin } from "./graphql/errors.js";
 import { buildSchema } from "./graphql/schema.js";
 import { healthRoutes } from "./rest/health.js";
+import { dreadnodeRoutes } from "./rest/dreadnode.js";
+import { miosaRoutes } from "./rest/miosa.js";
 import { mka1Routes } from "./rest/mka1.js";
 import { platformRoutes } from "./rest/platform.js";
 
@@ -90,5 +92,7 @@ export async function buildServer(deps: AppDeps): Promise<BuiltServer> {
   await app.register(async (scope) => healthRoutes(scope, deps));
   await app.register(async (scope) => platformRoutes(scope, deps));
   await app.register(async (scope) => mka1Routes(scope, deps));
+  await app.register(async (scope) => miosaRoutes(scope, deps));
+  await app.register(async (scope) => dreadnodeRoutes(scope, deps));
   return { app, apollo };
 }

@@ -3,6 +3,8 @@
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import type { Principal } from '../auth/principal.js';
 import type { SandboxUsagePageJson, SandboxUsageBucketJson, SandboxUsageResultJson } from '../services/sandboxUsage.js';
+import type { UsageRollupReport } from '../services/usageRollup.js';
+import type { UsageRollupRow, RuntimeSummaryRow, Prices } from '../pipelines/runtime.js';
 import type { GraphQLContext } from '../graphql/context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -33,11 +35,19 @@ export type Mutation = {
    * (extensions.issues) and nothing is stored. Requires the ingest scope.
    */
   recordUsageEvents: RecordUsageEventsResult;
+  /** Replaces an organization's price table. Requires the admin scope in that org, or a cluster admin. */
+  setPrices: PriceTable;
 };
 
 
 export type MutationRecordUsageEventsArgs = {
   events: Array<UsageEventInput>;
+};
+
+
+export type MutationSetPricesArgs = {
+  org: Scalars['ID']['input'];
+  prices: PriceTableInput;
 };
 
 /** An organization (tenant), named by its org_id slug. Other subgraphs may own more of it. */
@@ -46,8 +56,24 @@ export type Organization = {
   id: Scalars['ID']['output'];
 };
 
+/** An organization's prices in cents (fractions allowed). Orgs that never set one pay the defaults. */
+export type PriceTable = {
+  __typename?: 'PriceTable';
+  computerVcpuHourCents: Scalars['Float']['output'];
+  sandboxVcpuHourCents: Scalars['Float']['output'];
+  storageGbHourCents: Scalars['Float']['output'];
+};
+
+export type PriceTableInput = {
+  computerVcpuHourCents: Scalars['Float']['input'];
+  sandboxVcpuHourCents: Scalars['Float']['input'];
+  storageGbHourCents: Scalars['Float']['input'];
+};
+
 export type Query = {
   __typename?: 'Query';
+  /** An organization's price table. Requires the admin scope in that org, or a cluster admin. */
+  prices: PriceTable;
   /**
    * MKA1 sandbox usage: operations in [startTime, endTime) (Unix seconds; endTime defaults to now)
    * in UTC buckets of bucketWidth ("1m", "1h" or "1d"), grouped by groupBy. Paged over buckets:
@@ -55,8 +81,21 @@ export type Query = {
    * allOrgs and orgIds need a cluster-admin key. Requires the read scope.
    */
   sandboxUsage: UsageBucketPage;
+  /** Dreadnode runtime summary for the calling key's user; org must be the key's own organization. */
+  sandboxUsageSummary: SandboxUsageSummary;
+  /**
+   * MIOSA usage rollup for the key's organization. period: "7d", "30d" (default), "mtd" (or
+   * "month-to-date") or "custom" with ISO 8601 start and end. 7d and 30d end at the next UTC
+   * midnight. Requires the read scope; X-On-Behalf-Of narrows to that external user.
+   */
+  usageRollup: UsageRollup;
   /** Who the presented API key is. Requires any valid key. */
   viewer: Viewer;
+};
+
+
+export type QueryPricesArgs = {
+  org: Scalars['ID']['input'];
 };
 
 
@@ -71,12 +110,45 @@ export type QuerySandboxUsageArgs = {
   startTime: Scalars['SafeInt']['input'];
 };
 
+
+export type QuerySandboxUsageSummaryArgs = {
+  org: Scalars['ID']['input'];
+};
+
+
+export type QueryUsageRollupArgs = {
+  end?: InputMaybe<Scalars['String']['input']>;
+  groupBy?: InputMaybe<RollupGroupBy>;
+  period?: InputMaybe<Scalars['String']['input']>;
+  start?: InputMaybe<Scalars['String']['input']>;
+};
+
 export type RecordUsageEventsResult = {
   __typename?: 'RecordUsageEventsResult';
   /** Events stored by this call. */
   accepted: Scalars['Int']['output'];
   /** Events whose id was already stored for the organization: counted, changed nothing. */
   duplicates: Scalars['Int']['output'];
+};
+
+/** What a MIOSA rollup groups by (the REST group_by values). */
+export type RollupGroupBy =
+  | 'external_project_id'
+  | 'external_user_id'
+  | 'workspace_id';
+
+export type RollupResult = {
+  __typename?: 'RollupResult';
+  /** vCPU-seconds of sessions with resource computer, clamped to the period. */
+  computerSeconds: Scalars['Float']['output'];
+  /** Total cost in cents at the org's price table, rounded half up. */
+  creditCents: Scalars['SafeInt']['output'];
+  /** The group's value of groupBy; null for usage that carries none. */
+  key?: Maybe<Scalars['String']['output']>;
+  /** vCPU-seconds of sessions with resource sandbox, clamped to the period. */
+  sandboxSeconds: Scalars['Float']['output'];
+  /** GiB-hours of attached storage (storage_gb × runtime hours). */
+  storageGbHours: Scalars['Float']['output'];
 };
 
 export type SandboxResource =
@@ -120,6 +192,17 @@ export type SandboxUsageResult = {
   userId?: Maybe<Scalars['String']['output']>;
   workspaceBytesIn: Scalars['SafeInt']['output'];
   workspaceBytesOut: Scalars['SafeInt']['output'];
+};
+
+/** The calling key's user's runtime in one organization (Dreadnode's sandbox usage summary). */
+export type SandboxUsageSummary = {
+  __typename?: 'SandboxUsageSummary';
+  /** Runtime seconds inside the current UTC calendar month, up to now (floored). */
+  currentMonthSeconds: Scalars['SafeInt']['output'];
+  /** Distinct sessions the user has started. */
+  sessionsCount: Scalars['SafeInt']['output'];
+  /** All-time runtime seconds, up to now (floored). */
+  totalRuntimeSeconds: Scalars['SafeInt']['output'];
 };
 
 export type SessionKind =
@@ -210,6 +293,18 @@ export type UsageGroupBy =
   | 'provider'
   | 'session_kind'
   | 'user_id';
+
+/** Metered runtime and cost over a period, per group (MIOSA's usage rollup). */
+export type UsageRollup = {
+  __typename?: 'UsageRollup';
+  groupBy: RollupGroupBy;
+  /** End of the period (exclusive). */
+  periodEnd: Scalars['DateTime']['output'];
+  /** Start of the period (inclusive). */
+  periodStart: Scalars['DateTime']['output'];
+  /** Sorted by creditCents descending, then key ascending. Usage without the group key is one row with key null. */
+  results: Array<RollupResult>;
+};
 
 /** A user of an organization, as named by the user_id on usage events. */
 export type User = {
@@ -332,18 +427,23 @@ export type ResolversTypes = ResolversObject<{
   ApiKeyScope: ApiKeyScope;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
-  Organization: ResolverTypeWrapper<Organization>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
+  Organization: ResolverTypeWrapper<Organization>;
+  PriceTable: ResolverTypeWrapper<Prices>;
+  Float: ResolverTypeWrapper<Scalars['Float']['output']>;
+  PriceTableInput: PriceTableInput;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   RecordUsageEventsResult: ResolverTypeWrapper<RecordUsageEventsResult>;
+  RollupGroupBy: RollupGroupBy;
+  RollupResult: ResolverTypeWrapper<UsageRollupRow>;
   SafeInt: ResolverTypeWrapper<Scalars['SafeInt']['output']>;
   SandboxResource: SandboxResource;
   SandboxUsageOperation: SandboxUsageOperation;
   SandboxUsageResult: ResolverTypeWrapper<SandboxUsageResultJson>;
-  Float: ResolverTypeWrapper<Scalars['Float']['output']>;
+  SandboxUsageSummary: ResolverTypeWrapper<RuntimeSummaryRow>;
   SessionKind: SessionKind;
   TagInput: TagInput;
   UsageBucket: ResolverTypeWrapper<SandboxUsageBucketJson>;
@@ -351,6 +451,7 @@ export type ResolversTypes = ResolversObject<{
   UsageEventInput: UsageEventInput;
   UsageEventType: UsageEventType;
   UsageGroupBy: UsageGroupBy;
+  UsageRollup: ResolverTypeWrapper<UsageRollupReport>;
   User: ResolverTypeWrapper<User>;
   Viewer: ResolverTypeWrapper<Principal>;
 }>;
@@ -359,20 +460,25 @@ export type ResolversTypes = ResolversObject<{
 export type ResolversParentTypes = ResolversObject<{
   DateTime: Scalars['DateTime']['output'];
   Mutation: Record<PropertyKey, never>;
-  Organization: Organization | FederationReferenceTypes['Organization'];
   ID: Scalars['ID']['output'];
+  Organization: Organization | FederationReferenceTypes['Organization'];
+  PriceTable: Prices;
+  Float: Scalars['Float']['output'];
+  PriceTableInput: PriceTableInput;
   Query: Record<PropertyKey, never>;
   Boolean: Scalars['Boolean']['output'];
   String: Scalars['String']['output'];
   Int: Scalars['Int']['output'];
   RecordUsageEventsResult: RecordUsageEventsResult;
+  RollupResult: UsageRollupRow;
   SafeInt: Scalars['SafeInt']['output'];
   SandboxUsageResult: SandboxUsageResultJson;
-  Float: Scalars['Float']['output'];
+  SandboxUsageSummary: RuntimeSummaryRow;
   TagInput: TagInput;
   UsageBucket: SandboxUsageBucketJson;
   UsageBucketPage: SandboxUsagePageJson;
   UsageEventInput: UsageEventInput;
+  UsageRollup: UsageRollupReport;
   User: User | FederationReferenceTypes['User'];
   Viewer: Principal;
 }>;
@@ -383,6 +489,7 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
   recordUsageEvents?: Resolver<ResolversTypes['RecordUsageEventsResult'], ParentType, ContextType, RequireFields<MutationRecordUsageEventsArgs, 'events'>>;
+  setPrices?: Resolver<ResolversTypes['PriceTable'], ParentType, ContextType, RequireFields<MutationSetPricesArgs, 'org' | 'prices'>>;
 }>;
 
 export type OrganizationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Organization'] = ResolversParentTypes['Organization'], FederationReferenceType extends FederationReferenceTypes['Organization'] = FederationReferenceTypes['Organization']> = ResolversObject<{
@@ -390,14 +497,31 @@ export type OrganizationResolvers<ContextType = GraphQLContext, ParentType exten
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
 }>;
 
+export type PriceTableResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PriceTable'] = ResolversParentTypes['PriceTable']> = ResolversObject<{
+  computerVcpuHourCents?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  sandboxVcpuHourCents?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  storageGbHourCents?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+}>;
+
 export type QueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
+  prices?: Resolver<ResolversTypes['PriceTable'], ParentType, ContextType, RequireFields<QueryPricesArgs, 'org'>>;
   sandboxUsage?: Resolver<ResolversTypes['UsageBucketPage'], ParentType, ContextType, RequireFields<QuerySandboxUsageArgs, 'allOrgs' | 'bucketWidth' | 'startTime'>>;
+  sandboxUsageSummary?: Resolver<ResolversTypes['SandboxUsageSummary'], ParentType, ContextType, RequireFields<QuerySandboxUsageSummaryArgs, 'org'>>;
+  usageRollup?: Resolver<ResolversTypes['UsageRollup'], ParentType, ContextType, RequireFields<QueryUsageRollupArgs, 'groupBy' | 'period'>>;
   viewer?: Resolver<ResolversTypes['Viewer'], ParentType, ContextType>;
 }>;
 
 export type RecordUsageEventsResultResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RecordUsageEventsResult'] = ResolversParentTypes['RecordUsageEventsResult']> = ResolversObject<{
   accepted?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   duplicates?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
+export type RollupResultResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RollupResult'] = ResolversParentTypes['RollupResult']> = ResolversObject<{
+  computerSeconds?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  creditCents?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
+  key?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  sandboxSeconds?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  storageGbHours?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
 }>;
 
 export interface SafeIntScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['SafeInt'], any> {
@@ -424,6 +548,12 @@ export type SandboxUsageResultResolvers<ContextType = GraphQLContext, ParentType
   workspaceBytesOut?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
 }>;
 
+export type SandboxUsageSummaryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SandboxUsageSummary'] = ResolversParentTypes['SandboxUsageSummary']> = ResolversObject<{
+  currentMonthSeconds?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
+  sessionsCount?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
+  totalRuntimeSeconds?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
+}>;
+
 export type UsageBucketResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['UsageBucket'] = ResolversParentTypes['UsageBucket']> = ResolversObject<{
   endTime?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
   object?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -436,6 +566,13 @@ export type UsageBucketPageResolvers<ContextType = GraphQLContext, ParentType ex
   hasMore?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   nextPage?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   object?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type UsageRollupResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['UsageRollup'] = ResolversParentTypes['UsageRollup']> = ResolversObject<{
+  groupBy?: Resolver<ResolversTypes['RollupGroupBy'], ParentType, ContextType>;
+  periodEnd?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  periodStart?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  results?: Resolver<Array<ResolversTypes['RollupResult']>, ParentType, ContextType>;
 }>;
 
 export type UserResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = ResolversObject<{
@@ -456,12 +593,16 @@ export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   DateTime?: GraphQLScalarType;
   Mutation?: MutationResolvers<ContextType>;
   Organization?: OrganizationResolvers<ContextType>;
+  PriceTable?: PriceTableResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   RecordUsageEventsResult?: RecordUsageEventsResultResolvers<ContextType>;
+  RollupResult?: RollupResultResolvers<ContextType>;
   SafeInt?: GraphQLScalarType;
   SandboxUsageResult?: SandboxUsageResultResolvers<ContextType>;
+  SandboxUsageSummary?: SandboxUsageSummaryResolvers<ContextType>;
   UsageBucket?: UsageBucketResolvers<ContextType>;
   UsageBucketPage?: UsageBucketPageResolvers<ContextType>;
+  UsageRollup?: UsageRollupResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   Viewer?: ViewerResolvers<ContextType>;
 }>;

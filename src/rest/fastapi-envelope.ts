@@ -1,38 +1,10 @@
 /**
  * FastAPI's error envelope, used by MKA1 and by this service's own platform endpoints (ingest,
- * API keys): `422 {"detail":[{loc,msg,type}]}` for invalid input, `{"detail":"…"}` otherwise.
+ * API keys, prices): `422 {"detail":[{loc,msg,type}]}` for invalid input, `{"detail":"…"}` otherwise.
  */
-import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import { AppError, asAppError } from "../errors.js";
+import { vendorErrorHandler } from "./errors.js";
 
-/** Fastify's own failures before a handler runs (body parsing, size, media type) as AppErrors. */
-export function fromFastifyError(err: FastifyError): AppError | null {
-  switch (err.code) {
-    case "FST_ERR_CTP_BODY_TOO_LARGE":
-      return new AppError("PAYLOAD_TOO_LARGE", "Request body is too large");
-    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
-      return new AppError("BAD_USER_INPUT", `Unsupported Content-Type; send application/json or application/x-ndjson`, [], 415);
-    case "FST_ERR_CTP_EMPTY_JSON_BODY":
-      return new AppError("BAD_USER_INPUT", "Request body is empty", [{ loc: ["body"], msg: "Field required", type: "missing" }]);
-    case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
-      return new AppError("BAD_USER_INPUT", "Content-Length does not match the body", [], 400);
-  }
-  if (err instanceof SyntaxError || (err.statusCode === 400 && /JSON|prototype|constructor/i.test(err.message))) {
-    return new AppError("BAD_USER_INPUT", "Request body is not valid JSON", [{ loc: ["body"], msg: `JSON decode error: ${err.message}`, type: "json_invalid" }]);
-  }
-  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
-    return new AppError("BAD_USER_INPUT", err.message, [], err.statusCode);
-  }
-  return null;
-}
-
-export function sendFastApiError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const app = asAppError(err) ?? fromFastifyError(err as FastifyError);
-  if (!app) {
-    request.log.error({ err }, "unhandled error");
-    return reply.status(500).send({ detail: "Internal Server Error" });
-  }
-  if (app.kind === "UNAUTHENTICATED") reply.header("www-authenticate", "Bearer");
-  if (app.issues.length > 0) return reply.status(app.status).send({ detail: app.issues });
-  return reply.status(app.status).send({ detail: app.message });
-}
+export const sendFastApiError = vendorErrorHandler(
+  (err) => (err === null ? { detail: "Internal Server Error" } : { detail: err.issues.length > 0 ? err.issues : err.message }),
+  { authScheme: "Bearer" },
+);

@@ -1,5 +1,6 @@
 /**
- * Per-org price tables: `GET`/`PUT /api/v1/orgs/{org}/prices` (DESIGN §3–§4): defaults until set, replaced whole, admins of the org or cluster admins only.
+ * Per-org price tables: `GET`/`PUT /api/v1/orgs/{org}/prices`, `Query.prices`, `Mutation.setPrices`
+ * (DESIGN §3–§4): defaults until set, replaced whole, admins of the org or cluster admins only.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bearer, BOOTSTRAP_KEY, startTestApp, type TestApp } from "../helpers/app.js";
@@ -81,5 +82,32 @@ describe("/api/v1/orgs/{org}/prices", () => {
   it("rejects a body that is not an object", async () => {
     expect((await put("acme", k.admin!, [1, 2, 3])).statusCode).toBe(422);
     expect((await put("acme", k.admin!, null)).statusCode).toBe(422);
+  });
+});
+
+describe("Query.prices and Mutation.setPrices", () => {
+  it("read and replace the same table as REST", async () => {
+    const set = await t.graphql(
+      `mutation { setPrices(org: "acme", prices: { sandboxVcpuHourCents: 7, computerVcpuHourCents: 8.25, storageGbHourCents: 0 }) { sandboxVcpuHourCents computerVcpuHourCents storageGbHourCents } }`,
+      {},
+      bearer(k.admin!),
+    );
+    expect(set.body.data!.setPrices).toEqual({ sandboxVcpuHourCents: 7, computerVcpuHourCents: 8.25, storageGbHourCents: 0 });
+    expect((await get("acme", k.admin!)).json()).toEqual({ sandbox_vcpu_hour_cents: 7, computer_vcpu_hour_cents: 8.25, storage_gb_hour_cents: 0 });
+    const read = await t.graphql(`{ prices(org: "acme") { sandboxVcpuHourCents } }`, {}, bearer(k.admin!));
+    expect(read.body.data!.prices).toEqual({ sandboxVcpuHourCents: 7 });
+  });
+
+  it("maps refusals and bad input to GraphQL codes", async () => {
+    const forbidden = await t.graphql(`{ prices(org: "acme") { sandboxVcpuHourCents } }`, {}, bearer(k.otherAdmin!));
+    expect(forbidden.body.errors![0]!.extensions!.code).toBe("FORBIDDEN");
+    const negative = await t.graphql(
+      `mutation { setPrices(org: "acme", prices: { sandboxVcpuHourCents: -7, computerVcpuHourCents: 1, storageGbHourCents: 0 }) { sandboxVcpuHourCents } }`,
+      {},
+      bearer(k.admin!),
+    );
+    expect(negative.body.errors![0]!.extensions).toMatchObject({ code: "BAD_USER_INPUT", issues: [{ loc: ["prices", "sandboxVcpuHourCents"] }] });
+    const missing = await t.graphql(`{ prices(org: "nope") { sandboxVcpuHourCents } }`, {}, bearer(k.cluster!));
+    expect(missing.body.errors![0]!.extensions!.code).toBe("NOT_FOUND");
   });
 });

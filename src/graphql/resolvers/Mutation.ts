@@ -1,6 +1,7 @@
 import type { MutationResolvers, UsageEventInput } from "../../__generated__/resolvers-types.js";
 import { badInput } from "../../errors.js";
 import { recordUsageEvents } from "../../ingest/service.js";
+import { setPrices } from "../../services/prices.js";
 
 const EVENT_TYPE = { SANDBOX_OPERATION: "sandbox.operation", SANDBOX_MEMORY: "sandbox.memory" } as const;
 
@@ -31,4 +32,17 @@ export const Mutation: MutationResolvers = {
     const principal = await ctx.principal();
     return recordUsageEvents(ctx.deps, principal, toIngestJson(events), ["events"]);
   },
+
+  setPrices: async (_parent, { org, prices }, ctx) =>
+    setPrices(
+      ctx.deps,
+      await ctx.principal(),
+      org,
+      {
+        sandbox_vcpu_hour_cents: prices.sandboxVcpuHourCents,
+        computer_vcpu_hour_cents: prices.computerVcpuHourCents,
+        storage_gb_hour_cents: prices.storageGbHourCents,
+      },
+      { org: ["org"], body: ["prices"] },
+    ),
 };

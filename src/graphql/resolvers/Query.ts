@@ -1,5 +1,8 @@
 import type { QueryResolvers } from "../../__generated__/resolvers-types.js";
+import { getPrices } from "../../services/prices.js";
+import { getRuntimeSummary } from "../../services/runtimeSummary.js";
 import { getSandboxUsage } from "../../services/sandboxUsage.js";
+import { getUsageRollup } from "../../services/usageRollup.js";
 
 export const Query: QueryResolvers = {
   viewer: (_parent, _args, ctx) => ctx.principal(),
@@ -15,4 +18,16 @@ export const Query: QueryResolvers = {
       limit: args.limit,
       page: args.page,
     }),
+
+  usageRollup: async (_parent, args, ctx) =>
+    getUsageRollup(ctx.deps, await ctx.principal(), {
+      group_by: args.groupBy ?? undefined,
+      period: args.period ?? undefined,
+      start: args.start ?? undefined,
+      end: args.end ?? undefined,
+    }),
+
+  sandboxUsageSummary: async (_parent, args, ctx) => getRuntimeSummary(ctx.deps, await ctx.principal(), args.org),
+
+  prices: async (_parent, args, ctx) => getPrices(ctx.deps, await ctx.principal(), args.org, ["org"]),
 };

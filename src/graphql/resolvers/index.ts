@@ -4,6 +4,9 @@ import { Mutation } from "./Mutation.js";
 import { Query } from "./Query.js";
 import { SandboxUsageResult, UsageBucket, UsageBucketPage } from "./SandboxUsage.js";
 import { Organization, User } from "./identity.js";
+import { PriceTable } from "./PriceTable.js";
+import { SandboxUsageSummary } from "./SandboxUsageSummary.js";
+import { RollupResult, UsageRollup } from "./UsageRollup.js";
 import { Viewer } from "./Viewer.js";
 
 export const resolvers: Resolvers = {
@@ -17,4 +20,8 @@ export const resolvers: Resolvers = {
   UsageBucketPage,
   UsageBucket,
   SandboxUsageResult,
+  UsageRollup,
+  RollupResult,
+  SandboxUsageSummary,
+  PriceTable,
 };

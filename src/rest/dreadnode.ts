@@ -1,0 +1,43 @@
+/**
+ * Dreadnode: `GET /api/v1/org/{org}/sandboxes/usage` (spec 003): the caller's runtime summary,
+ * with Dreadnode's canonical `{code, detail, errors, type}` error envelope.
+ */
+import type { FastifyInstance } from "fastify";
+import type { AppDeps } from "../deps.js";
+import type { AppError } from "../errors.js";
+import { getRuntimeSummary } from "../services/runtimeSummary.js";
+import { principalOf } from "./auth.js";
+import { vendorErrorHandler } from "./errors.js";
+
+/** Dreadnode's stable machine-readable `type` for each status it documents. */
+const TYPE_BY_STATUS: Record<number, string> = {
+  400: "invalid_request",
+  401: "authentication_failed",
+  403: "access_forbidden",
+  404: "not_found",
+  409: "already_exists",
+  413: "payload_too_large",
+  422: "validation_error",
+  429: "rate_limited",
+  500: "internal_server_error",
+  503: "service_unavailable",
+  504: "gateway_timeout",
+};
+
+function envelope(err: AppError | null, status: number) {
+  return {
+    code: status,
+    detail: err?.message ?? "Internal server error",
+    errors: err && err.issues.length > 0 ? err.issues : null,
+    type: TYPE_BY_STATUS[status] ?? "error",
+  };
+}
+
+export async function dreadnodeRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
+  app.setErrorHandler(vendorErrorHandler(envelope, { authScheme: "Bearer" }));
+
+  app.get<{ Params: { org: string } }>("/api/v1/org/:org/sandboxes/usage", async (request) => {
+    const principal = await principalOf(deps, request, "bearer");
+    return getRuntimeSummary(deps, principal, request.params.org);
+  });
+}

@@ -1,0 +1,56 @@
+/**
+ * MIOSA: `GET /api/v1/usage` (spec 002). Reads the query string, calls the rollup service, writes
+ * MIOSA's JSON and its `{"error":{"code","message"}}` envelope.
+ */
+import type { FastifyInstance } from "fastify";
+import type { AppDeps } from "../deps.js";
+import { type AppError, badInput } from "../errors.js";
+import { ROLLUP_ERROR, type UsageRollupReport, getUsageRollup } from "../services/usageRollup.js";
+import { isoUtc } from "../time.js";
+import { principalOf } from "./auth.js";
+import { vendorErrorHandler } from "./errors.js";
+import type { RawQuery } from "./query-params.js";
+
+const CODE_BY_STATUS: Record<number, string> = {
+  400: "bad_request",
+  401: "unauthorized",
+  403: "forbidden",
+  404: "not_found",
+  413: "payload_too_large",
+  429: "rate_limited",
+  500: "internal_error",
+  503: "service_unavailable",
+  504: "timeout",
+};
+
+/** For 422 the code is MIOSA's own (`invalid group_by`, …), carried as the first issue's type. */
+function envelope(err: AppError | null, status: number) {
+  const code = status === 422 && err?.issues[0] ? err.issues[0].type : (CODE_BY_STATUS[status] ?? "error");
+  return { error: { code, message: err?.message ?? "Internal server error" } };
+}
+
+const PARAM_CODE = { group_by: ROLLUP_ERROR.groupBy, period: ROLLUP_ERROR.period, start: ROLLUP_ERROR.customRange, end: ROLLUP_ERROR.customRange } as const;
+
+export function toMiosaJson(r: UsageRollupReport) {
+  return {
+    period_start: isoUtc(r.periodStart),
+    period_end: isoUtc(r.periodEnd),
+    results: r.rows.map(({ key, ...numbers }) => ({ [r.groupBy]: key, ...numbers })),
+  };
+}
+
+export async function miosaRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
+  app.setErrorHandler(vendorErrorHandler(envelope, { authScheme: "Bearer" }));
+
+  app.get("/api/v1/usage", async (request) => {
+    const principal = await principalOf(deps, request, "bearer");
+    const query = request.query as RawQuery;
+    const params: Record<string, string | undefined> = {};
+    for (const name of Object.keys(PARAM_CODE) as Array<keyof typeof PARAM_CODE>) {
+      const v = query[name];
+      if (Array.isArray(v)) throw badInput(`${name} may be given once`, [{ loc: ["query", name], msg: `${name} may be given once`, type: PARAM_CODE[name] }]);
+      params[name] = v;
+    }
+    return toMiosaJson(await getUsageRollup(deps, principal, params, { loc: ["query"] }));
+  });
+}

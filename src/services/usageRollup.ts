@@ -1,0 +1,101 @@
+/**
+ * MIOSA's usage rollup (`GET /api/v1/usage`, `Query.usageRollup`): vCPU-seconds, storage
+ * GiB-hours and cost per external user, project or workspace over a period. Parameters are
+ * validated here once; errors carry MIOSA's codes as their issue `type`.
+ */
+import { type Principal, requireScope } from "../auth/principal.js";
+import type { AppDeps } from "../deps.js";
+import { badInput, forbidden, type InputIssue } from "../errors.js";
+import { buildUsageRollupPipeline, ROLLUP_GROUP_KEYS, type RollupGroupKey, type UsageRollupRow, type Window } from "../pipelines/runtime.js";
+import { addDays, nextUtcMidnight, parseIsoInstant, utcMonthStart } from "../time.js";
+import { pricesFor } from "./prices.js";
+
+export const ROLLUP_PERIODS = ["7d", "30d", "mtd", "month-to-date", "custom"] as const;
+type Period = "7d" | "30d" | "mtd" | "custom";
+
+/** MIOSA's error codes (its 422 `error.code`). */
+export const ROLLUP_ERROR = { groupBy: "invalid group_by", period: "invalid period", customRange: "invalid_custom_range" } as const;
+
+export interface UsageRollupRequest {
+  group_by?: string;
+  period?: string;
+  start?: string;
+  end?: string;
+}
+
+export interface UsageRollupReport {
+  groupBy: RollupGroupKey;
+  periodStart: Date;
+  periodEnd: Date;
+  rows: UsageRollupRow[];
+}
+
+interface Validated {
+  groupBy: RollupGroupKey;
+  period: Period;
+  start: Date | null;
+  end: Date | null;
+}
+
+function validate(r: UsageRollupRequest, loc: Array<string | number>): Validated {
+  const issues: InputIssue[] = [];
+  const groupBy = r.group_by ?? "external_user_id";
+  if (!(ROLLUP_GROUP_KEYS as readonly string[]).includes(groupBy)) {
+    issues.push({ loc: [...loc, "group_by"], msg: `group_by must be one of ${ROLLUP_GROUP_KEYS.join(", ")}`, type: ROLLUP_ERROR.groupBy });
+  }
+  const rawPeriod = r.period ?? "30d";
+  const period = rawPeriod === "month-to-date" ? "mtd" : rawPeriod;
+  if (!(ROLLUP_PERIODS as readonly string[]).includes(period)) {
+    issues.push({ loc: [...loc, "period"], msg: `period must be one of ${ROLLUP_PERIODS.join(", ")}`, type: ROLLUP_ERROR.period });
+  }
+  let start: Date | null = null;
+  let end: Date | null = null;
+  const range = (field: "start" | "end", msg: string) => issues.push({ loc: [...loc, field], msg, type: ROLLUP_ERROR.customRange });
+  if (period === "custom") {
+    for (const field of ["start", "end"] as const) {
+      const text = r[field];
+      const at = text === undefined ? null : parseIsoInstant(text);
+      if (text === undefined) range(field, `${field} is required when period=custom`);
+      else if (!at) range(field, `${field} must be an ISO 8601 date or date-time, e.g. 2026-05-01 or 2026-05-01T00:00:00Z`);
+      if (field === "start") start = at;
+      else end = at;
+    }
+    if (start && end && start.getTime() >= end.getTime()) range("end", "end must be after start");
+  } else if (r.start !== undefined || r.end !== undefined) {
+    range(r.start !== undefined ? "start" : "end", "start and end are only accepted with period=custom");
+  }
+  if (issues.length > 0) throw badInput(issues.map((i) => i.msg).join("; "), issues);
+  return { groupBy: groupBy as RollupGroupKey, period: period as Period, start, end };
+}
+
+/** 7d/30d end at the next UTC midnight after now; mtd starts on the 1st of this UTC month. */
+export function periodWindow(v: Pick<Validated, "period" | "start" | "end">, now: Date): Window {
+  const to = nextUtcMidnight(now);
+  switch (v.period) {
+    case "7d":
+      return { from: addDays(to, -7), to };
+    case "30d":
+      return { from: addDays(to, -30), to };
+    case "mtd":
+      return { from: utcMonthStart(now), to };
+    case "custom":
+      return { from: v.start!, to: v.end! };
+  }
+}
+
+export async function getUsageRollup(
+  deps: AppDeps,
+  principal: Principal,
+  request: UsageRollupRequest,
+  opts: { loc?: Array<string | number> } = {},
+): Promise<UsageRollupReport> {
+  const v = validate(request, opts.loc ?? []);
+  requireScope(principal, "read");
+  if (principal.orgId === null) throw forbidden("This key belongs to no organization; the usage rollup is per organization");
+  const now = deps.clock.now();
+  const window = periodWindow(v, now);
+  const prices = await pricesFor(deps.cols, principal.orgId);
+  const pipeline = buildUsageRollupPipeline({ orgId: principal.orgId, groupBy: v.groupBy, window, now, prices, externalUserId: principal.onBehalfOf });
+  const rows = await deps.cols.sessions.aggregate<UsageRollupRow>(pipeline).toArray();
+  return { groupBy: v.groupBy, periodStart: window.from, periodEnd: window.to, rows };
+}
