@@ -497,6 +497,46 @@ describe("embedded mongo: aggregation", { timeout: 60_000 }, () => {
     expect(kept).toEqual([{ n: OPS.reduce((s, o) => s + Math.max(1, o.tags.length), 0) }]);
   });
 
+  it("comparison expressions order values of different types as BSON does, missing below null", async () => {
+    const when = new Date(START);
+    const got = await mongo.db
+      .aggregate([
+        { $documents: [{ d: when, n: null, s: "a", i: 1 }] },
+        {
+          $project: {
+            _id: 0,
+            dateGtNull: { $gt: ["$d", "$n"] },
+            dateGtMissing: { $gt: ["$d", "$nope"] },
+            missingLtNull: { $lt: ["$nope", null] },
+            missingEqNull: { $eq: ["$nope", null] },
+            nullEqNull: { $eq: ["$n", null] },
+            stringGtNumber: { $gt: ["$s", "$i"] },
+            dateGtString: { $gte: ["$d", "$s"] },
+            numberNeString: { $ne: ["$i", "1"] },
+            cmpNumberString: { $cmp: ["$i", "$s"] },
+            cmpSame: { $cmp: ["$d", when] },
+            intEqDouble: { $eq: [1, 1.0] },
+          },
+        },
+      ])
+      .toArray();
+    expect(got).toEqual([
+      {
+        dateGtNull: true,
+        dateGtMissing: true,
+        missingLtNull: true,
+        missingEqNull: false,
+        nullEqNull: true,
+        stringGtNumber: true,
+        dateGtString: true,
+        numberNeString: true,
+        cmpNumberString: -1,
+        cmpSame: 0,
+        intEqDouble: true,
+      },
+    ]);
+  });
+
   it("$count", async () => {
     const got = await ops.aggregate([{ $match: { oom: true } }, { $count: "ooms" }]).toArray();
     expect(got).toEqual([{ ooms: OPS.filter((o) => o.oom).length }]);

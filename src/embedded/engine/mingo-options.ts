@@ -2,7 +2,7 @@
  * The one place mingo is configured, so queries, updates and pipelines agree on semantics: a
  * Context with every mingo operator, where MongoDB's semantics differ from mingo's replaced by
  * our own (`$dateTrunc` with time zones, `$sort` and range operators in BSON order across all
- * numeric types, `$type` by BSON type, `$count` on empty input, `$densify` filling its bounds).
+ * numeric types, `$type` by BSON type, `$count` on empty input, `$densify` filling its bounds, comparison expressions across types).
  */
 import { Aggregator } from "mingo/aggregator";
 import { Context, ProcessingMode } from "mingo/core";
@@ -14,6 +14,7 @@ import * as query from "mingo/operators/query";
 import * as window from "mingo/operators/window";
 import { Query } from "mingo/query";
 import type { Options } from "mingo/types";
+import * as comparison from "./operators/compare.js";
 import { $dateTrunc } from "./operators/dateTrunc.js";
 import { $densify } from "./operators/densify.js";
 import { $gt, $gte, $lt, $lte, $type } from "./operators/query.js";
@@ -22,7 +23,7 @@ import type { Doc } from "./paths.js";
 
 const CONTEXT = Context.init({
   accumulator,
-  expression: { ...expression, $dateTrunc },
+  expression: { ...expression, ...comparison, $dateTrunc },
   pipeline: { ...pipeline, $sort, $densify },
   projection,
   query: { ...query, $gt, $gte, $lt, $lte, $type },
