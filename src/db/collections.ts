@@ -103,11 +103,32 @@ export interface PriceTableDoc {
   updated_by: string;
 }
 
+/**
+ * What is known about a sandbox: created at ingest for every sandbox an event names, its alias and
+ * tags taken from its sessions, or its tags replaced through the tags API (whichever is newer).
+ * `_id` is `sandboxKey(org_id, sandbox_id)`, so one unique key makes it per org and joins need one field.
+ */
+export interface SandboxDoc {
+  _id: string;
+  org_id: string;
+  sandbox_id: string;
+  /** The alias of the earliest session that carried one; missing when none did. */
+  alias?: string | null;
+  /** Stored as sorted pairs: tag keys may contain '.', which must not become field paths. */
+  tags: Array<{ key: string; value: string }>;
+  /** When `tags` was last set: the session_start's time, or the time of the PUT; null when never set. */
+  tags_updated_at: Date | null;
+}
+
+/** A sandbox's document id: org ids cannot contain '/', so the org is everything before the first one. */
+export const sandboxKey = (orgId: string, sandboxId: string): string => `${orgId}/${sandboxId}`;
+
 export const COLLECTIONS = {
   usageEvents: "usage_events",
   sessions: "sessions",
   apiKeys: "api_keys",
   prices: "prices",
+  sandboxes: "sandboxes",
 } as const;
 
 export const INDEXES = {
@@ -128,6 +149,10 @@ export const INDEXES = {
   sessionsByOrgUserStart: "sessions_org_user_started_at",
   /** X-On-Behalf-Of: the sessions of one external user. */
   sessionsByOrgExternalUser: "sessions_org_external_user",
+  /** One sandbox's sessions over a window (OpenComputer memory), and its alias/tags at ingest. */
+  sessionsByOrgSandboxStart: "sessions_org_sandbox_started_at",
+  /** An org's sandboxes (tag keys). */
+  sandboxesByOrg: "sandboxes_org_sandbox",
   apiKeySecretUnique: "api_keys_secret_hash_unique",
   /** Does an org exist (a key names it)? And an org's keys. */
   apiKeysByOrgUser: "api_keys_org_user",
@@ -146,7 +171,9 @@ const INDEX_SPECS: Record<string, IndexDescription[]> = {
     { key: { org_id: 1, started_at: 1 }, name: INDEXES.sessionsByOrgStart },
     { key: { org_id: 1, user_id: 1, started_at: 1 }, name: INDEXES.sessionsByOrgUserStart },
     { key: { org_id: 1, external_user_id: 1 }, name: INDEXES.sessionsByOrgExternalUser },
+    { key: { org_id: 1, sandbox_id: 1, started_at: 1 }, name: INDEXES.sessionsByOrgSandboxStart },
   ],
+  [COLLECTIONS.sandboxes]: [{ key: { org_id: 1, sandbox_id: 1 }, name: INDEXES.sandboxesByOrg }],
   [COLLECTIONS.apiKeys]: [
     { key: { secret_hash: 1 }, name: INDEXES.apiKeySecretUnique, unique: true },
     { key: { org_id: 1, user_id: 1 }, name: INDEXES.apiKeysByOrgUser },
@@ -158,6 +185,7 @@ export interface Collections {
   sessions: Collection<SessionDoc>;
   apiKeys: Collection<ApiKeyDoc>;
   prices: Collection<PriceTableDoc>;
+  sandboxes: Collection<SandboxDoc>;
 }
 
 export function collections(db: Db): Collections {
@@ -166,6 +194,7 @@ export function collections(db: Db): Collections {
     sessions: db.collection<SessionDoc>(COLLECTIONS.sessions),
     apiKeys: db.collection<ApiKeyDoc>(COLLECTIONS.apiKeys),
     prices: db.collection<PriceTableDoc>(COLLECTIONS.prices),
+    sandboxes: db.collection<SandboxDoc>(COLLECTIONS.sandboxes),
   };
 }
 

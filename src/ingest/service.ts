@@ -6,8 +6,9 @@ import { MongoBulkWriteError } from "mongodb";
 import type { Principal } from "../auth/principal.js";
 import { requireScope } from "../auth/principal.js";
 import type { Clock } from "../clock.js";
-import type { Collections, UsageEventDoc } from "../db/collections.js";
+import { type Collections, sandboxKey, type UsageEventDoc } from "../db/collections.js";
 import { badInput, forbidden, type InputIssue } from "../errors.js";
+import { buildSandboxAttributesPipeline } from "../pipelines/sandboxes.js";
 import { buildSessionEndsPipeline, buildSessionStartsPipeline } from "../pipelines/sessions.js";
 import { toInputIssues } from "../zod-issues.js";
 import { EVENT_TYPES, MAX_EVENTS_PER_REQUEST, MAX_FUTURE_SKEW_MS, MemoryEvent, OperationEvent, type UsageEvent } from "./events.js";
@@ -146,6 +147,7 @@ export async function recordUsageEvents(
     accepted = docs.length - duplicates;
   }
   await deriveSessions(deps.cols, docs);
+  await deriveSandboxes(deps.cols, docs);
   return { accepted, duplicates };
 }
 
@@ -166,4 +168,27 @@ async function deriveSessions(cols: Collections, docs: UsageEventDoc[]): Promise
   }
   for (const [org, ids] of starts) await cols.usageEvents.aggregate(buildSessionStartsPipeline(org, [...ids])).toArray();
   for (const [org, ids] of ends) await cols.usageEvents.aggregate(buildSessionEndsPipeline(org, [...ids])).toArray();
+}
+
+/**
+ * Makes every sandbox the batch names known (so its usage and tags can be asked for), then
+ * refreshes the alias and tags of those whose sessions started in it. Idempotent like the rest.
+ */
+async function deriveSandboxes(cols: Collections, docs: UsageEventDoc[]): Promise<void> {
+  const named = new Map<string, { org_id: string; sandbox_id: string }>();
+  const started = new Map<string, Set<string>>();
+  for (const d of docs) {
+    named.set(sandboxKey(d.org_id, d.sandbox_id), { org_id: d.org_id, sandbox_id: d.sandbox_id });
+    if (d.operation !== "session_start") continue;
+    let ids = started.get(d.org_id);
+    if (!ids) started.set(d.org_id, (ids = new Set()));
+    ids.add(d.sandbox_id);
+  }
+  await cols.sandboxes.bulkWrite(
+    [...named].map(([_id, s]) => ({
+      updateOne: { filter: { _id }, update: { $setOnInsert: { ...s, tags: [], tags_updated_at: null } }, upsert: true },
+    })),
+    { ordered: false },
+  );
+  for (const [org, ids] of started) await cols.sessions.aggregate(buildSandboxAttributesPipeline(org, [...ids])).toArray();
 }

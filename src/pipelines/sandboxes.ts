@@ -1,0 +1,68 @@
+/**
+ * Sandboxes as the tags API and OpenComputer see them, derived from their sessions the way sessions
+ * are derived from events: recomputed from what is stored, merged monotonically, so late and
+ * out-of-order session_starts converge. The alias is the earliest session's that carried one; the
+ * tags are those of the latest session_start that carried any, unless the tags API set them later.
+ */
+import type { Document } from "mongodb";
+import { COLLECTIONS, INDEXES } from "../db/collections.js";
+
+/**
+ * Refreshes the alias and event tags of `sandboxIds` from their sessions into `sandboxes`.
+ * Served by sessions_org_sandbox_started_at ({org_id, sandbox_id, started_at}).
+ */
+export function buildSandboxAttributesPipeline(orgId: string, sandboxIds: string[]): Document[] {
+  const nonNull = (input: string) => ({ $filter: { input, cond: { $ne: ["$$this", null] } } });
+  return [
+    { $match: { org_id: orgId, sandbox_id: { $in: sandboxIds }, started_at: { $exists: true } } },
+    { $sort: { started_at: 1, session_id: 1 } },
+    {
+      $group: {
+        _id: "$sandbox_id",
+        aliases: { $push: { $ifNull: ["$alias", null] } },
+        tagged: { $push: { $cond: [{ $isArray: "$tags" }, { tags: "$tags", at: "$started_at" }, null] } },
+      },
+    },
+    {
+      $project: {
+        _id: { $concat: [orgId, "/", "$_id"] },
+        org_id: { $literal: orgId },
+        sandbox_id: "$_id",
+        alias: { $ifNull: [{ $arrayElemAt: [nonNull("$aliases"), 0] }, null] },
+        latest: { $ifNull: [{ $arrayElemAt: [nonNull("$tagged"), -1] }, { tags: [], at: null }] },
+      },
+    },
+    { $project: { org_id: 1, sandbox_id: 1, alias: 1, tags: "$latest.tags", tags_updated_at: "$latest.at" } },
+    {
+      $merge: {
+        into: COLLECTIONS.sandboxes,
+        whenMatched: [
+          {
+            $set: {
+              alias: { $ifNull: ["$$new.alias", { $ifNull: ["$alias", null] }] },
+              // Event tags replace the stored ones only when they are newer (a later PUT wins).
+              tags: { $cond: [{ $gt: ["$$new.tags_updated_at", { $ifNull: ["$tags_updated_at", null] }] }, "$$new.tags", "$tags"] },
+              tags_updated_at: {
+                $cond: [{ $gt: ["$$new.tags_updated_at", { $ifNull: ["$tags_updated_at", null] }] }, "$$new.tags_updated_at", "$tags_updated_at"],
+              },
+            },
+          },
+        ],
+        whenNotMatched: "insert",
+      },
+    },
+  ];
+}
+
+export const SANDBOX_ATTRIBUTES_INDEX = INDEXES.sessionsByOrgSandboxStart;
+
+/** `GET /api/tags`: each tag key of the org's sandboxes, with how many sandboxes and values carry it. */
+export function buildTagKeysPipeline(orgId: string): Document[] {
+  return [
+    { $match: { org_id: orgId } }, // sandboxes_org_sandbox
+    { $unwind: "$tags" },
+    { $group: { _id: "$tags.key", sandboxCount: { $sum: 1 }, values: { $addToSet: "$tags.value" } } },
+    { $project: { _id: 0, key: "$_id", sandboxCount: 1, valueCount: { $size: "$values" } } },
+    { $sort: { key: 1 } },
+  ];
+}
