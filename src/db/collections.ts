@@ -118,6 +118,8 @@ export interface SandboxDoc {
   tags: Array<{ key: string; value: string }>;
   /** When `tags` was last set: the session_start's time, or the time of the PUT; null when never set. */
   tags_updated_at: Date | null;
+  /** The latest tagged session_start taken into account (applied, or superseded by a PUT). */
+  tags_event_at?: Date | null;
 }
 
 /** A sandbox's document id: org ids cannot contain '/', so the org is everything before the first one. */

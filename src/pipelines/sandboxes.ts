@@ -1,8 +1,10 @@
 /**
  * Sandboxes as the tags API and OpenComputer see them, derived from their sessions the way sessions
  * are derived from events: recomputed from what is stored, merged monotonically, so late and
- * out-of-order session_starts converge. The alias is the earliest session's that carried one; the
- * tags are those of the latest session_start that carried any, unless the tags API set them later.
+ * out-of-order session_starts converge. The alias is the earliest session's that carried one. The
+ * tags are those of the latest session_start that carried any, unless the tags API replaced them
+ * since: a PUT supersedes every tagged start seen so far, and only a tagged start later than both
+ * the latest one seen and the PUT takes over again.
  */
 import type { Document } from "mongodb";
 import { COLLECTIONS, INDEXES } from "../db/collections.js";
@@ -32,7 +34,7 @@ export function buildSandboxAttributesPipeline(orgId: string, sandboxIds: string
         latest: { $ifNull: [{ $arrayElemAt: [nonNull("$tagged"), -1] }, { tags: [], at: null }] },
       },
     },
-    { $project: { org_id: 1, sandbox_id: 1, alias: 1, tags: "$latest.tags", tags_updated_at: "$latest.at" } },
+    { $project: { org_id: 1, sandbox_id: 1, alias: 1, tags: "$latest.tags", tags_updated_at: "$latest.at", tags_event_at: "$latest.at" } },
     {
       $merge: {
         into: COLLECTIONS.sandboxes,
@@ -40,13 +42,22 @@ export function buildSandboxAttributesPipeline(orgId: string, sandboxIds: string
           {
             $set: {
               alias: { $ifNull: ["$$new.alias", { $ifNull: ["$alias", null] }] },
-              // Event tags replace the stored ones only when they are newer (a later PUT wins).
-              tags: { $cond: [{ $gt: ["$$new.tags_updated_at", { $ifNull: ["$tags_updated_at", null] }] }, "$$new.tags", "$tags"] },
-              tags_updated_at: {
-                $cond: [{ $gt: ["$$new.tags_updated_at", { $ifNull: ["$tags_updated_at", null] }] }, "$$new.tags_updated_at", "$tags_updated_at"],
+              take: {
+                $and: [
+                  { $gt: ["$$new.tags_event_at", { $ifNull: ["$tags_event_at", null] }] },
+                  { $gt: ["$$new.tags_event_at", { $ifNull: ["$tags_updated_at", null] }] },
+                ],
               },
             },
           },
+          {
+            $set: {
+              tags: { $cond: ["$take", "$$new.tags", "$tags"] },
+              tags_updated_at: { $cond: ["$take", "$$new.tags_updated_at", "$tags_updated_at"] },
+              tags_event_at: { $max: ["$$new.tags_event_at", { $ifNull: ["$tags_event_at", null] }] },
+            },
+          },
+          { $unset: "take" },
         ],
         whenNotMatched: "insert",
       },

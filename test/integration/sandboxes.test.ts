@@ -48,14 +48,14 @@ describe("sandbox derivation at ingest", () => {
     expect(await sandboxesOf("in-order")).toEqual([
       // Named only by a memory sample: known, without alias or tags.
       { org_id: "in-order", sandbox_id: "sb-memory-only", tags: [], tags_updated_at: null },
-      { org_id: "in-order", sandbox_id: SB, alias: "first-alias", tags: [{ key: "team", value: "growth" }], tags_updated_at: new Date("2026-05-03T10:00:00Z") },
+      { org_id: "in-order", sandbox_id: SB, alias: "first-alias", tags: [{ key: "team", value: "growth" }], tags_updated_at: new Date("2026-05-03T10:00:00Z"), tags_event_at: new Date("2026-05-03T10:00:00Z") },
     ]);
   });
 
   it("reversed, shuffled or all at once, every org converges on the same documents", async () => {
     const expected = (org: string) => [
       { org_id: org, sandbox_id: "sb-memory-only", tags: [], tags_updated_at: null },
-      { org_id: org, sandbox_id: SB, alias: "first-alias", tags: [{ key: "team", value: "growth" }], tags_updated_at: new Date("2026-05-03T10:00:00Z") },
+      { org_id: org, sandbox_id: SB, alias: "first-alias", tags: [{ key: "team", value: "growth" }], tags_updated_at: new Date("2026-05-03T10:00:00Z"), tags_event_at: new Date("2026-05-03T10:00:00Z") },
     ];
     const orders: Array<[string, Array<Array<Record<string, unknown>>>]> = [
       ["reversed", [...TIMELINE].reverse().map((e) => [e])],
