@@ -17,6 +17,7 @@ import { healthRoutes } from "./rest/health.js";
 import { dreadnodeRoutes } from "./rest/dreadnode.js";
 import { miosaRoutes } from "./rest/miosa.js";
 import { mka1Routes } from "./rest/mka1.js";
+import { openComputerRoutes } from "./rest/opencomputer.js";
 import { platformRoutes } from "./rest/platform.js";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -94,5 +95,6 @@ export async function buildServer(deps: AppDeps): Promise<BuiltServer> {
   await app.register(async (scope) => mka1Routes(scope, deps));
   await app.register(async (scope) => miosaRoutes(scope, deps));
   await app.register(async (scope) => dreadnodeRoutes(scope, deps));
+  await app.register(async (scope) => openComputerRoutes(scope, deps));
   return { app, apollo };
 }

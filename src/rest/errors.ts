@@ -29,7 +29,11 @@ export function fromFastifyError(err: FastifyError): AppError | null {
 /** A vendor's error body for an AppError, or for an unexpected failure (`null`, status 500). */
 export type Envelope = (err: AppError | null, status: number) => unknown;
 
-export function vendorErrorHandler(envelope: Envelope, opts: { authScheme?: string } = {}) {
+/**
+ * `authScheme`: sent in WWW-Authenticate with a 401. `badInputStatus`: the status a vendor uses for
+ * invalid input where the default is FastAPI's 422 (OpenComputer answers 400).
+ */
+export function vendorErrorHandler(envelope: Envelope, opts: { authScheme?: string; badInputStatus?: number } = {}) {
   return (err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const app = asAppError(err) ?? fromFastifyError(err as FastifyError);
     if (!app) {
@@ -37,6 +41,7 @@ export function vendorErrorHandler(envelope: Envelope, opts: { authScheme?: stri
       return reply.status(500).send(envelope(null, 500));
     }
     if (app.kind === "UNAUTHENTICATED" && opts.authScheme) reply.header("www-authenticate", opts.authScheme);
-    return reply.status(app.status).send(envelope(app, app.status));
+    const status = app.kind === "BAD_USER_INPUT" && app.status === 422 && opts.badInputStatus ? opts.badInputStatus : app.status;
+    return reply.status(status).send(envelope(app, status));
   };
 }

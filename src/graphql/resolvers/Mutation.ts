@@ -2,6 +2,7 @@ import type { MutationResolvers, UsageEventInput } from "../../__generated__/res
 import { badInput } from "../../errors.js";
 import { recordUsageEvents } from "../../ingest/service.js";
 import { setPrices } from "../../services/prices.js";
+import { setSandboxTags } from "../../services/sandboxes.js";
 
 const EVENT_TYPE = { SANDBOX_OPERATION: "sandbox.operation", SANDBOX_MEMORY: "sandbox.memory" } as const;
 
@@ -45,4 +46,15 @@ export const Mutation: MutationResolvers = {
       },
       { org: ["org"], body: ["prices"] },
     ),
+
+  setSandboxTags: async (_parent, { id, tags }, ctx) => {
+    const principal = await ctx.principal();
+    // No prototype: a tag may be called "__proto__".
+    const set: Record<string, string> = Object.create(null);
+    tags.forEach((t, i) => {
+      if (Object.hasOwn(set, t.key)) throw badInput("duplicate tag key", [{ loc: ["tags", i, "key"], msg: `tag key '${t.key}' is given more than once`, type: "value_error" }]);
+      set[t.key] = t.value;
+    });
+    return setSandboxTags(ctx.deps, principal, id, set, ["tags"]);
+  },
 };

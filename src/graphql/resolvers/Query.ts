@@ -3,6 +3,9 @@ import { getPrices } from "../../services/prices.js";
 import { getRuntimeSummary } from "../../services/runtimeSummary.js";
 import { getSandboxUsage } from "../../services/sandboxUsage.js";
 import { getUsageRollup } from "../../services/usageRollup.js";
+import { findSandbox, listTagKeys } from "../../services/sandboxes.js";
+import { getUsageAggregate } from "../../services/usageAggregate.js";
+import { requireScope } from "../../auth/principal.js";
 
 export const Query: QueryResolvers = {
   viewer: (_parent, _args, ctx) => ctx.principal(),
@@ -30,4 +33,23 @@ export const Query: QueryResolvers = {
   sandboxUsageSummary: async (_parent, args, ctx) => getRuntimeSummary(ctx.deps, await ctx.principal(), args.org),
 
   prices: async (_parent, args, ctx) => getPrices(ctx.deps, await ctx.principal(), args.org, ["org"]),
+
+  sandbox: async (_parent, args, ctx) => {
+    const principal = await ctx.principal();
+    requireScope(principal, "read");
+    return findSandbox(ctx.deps.cols, principal, args.id);
+  },
+
+  usage: async (_parent, args, ctx) =>
+    getUsageAggregate(ctx.deps, await ctx.principal(), {
+      groupBy: args.groupBy,
+      from: args.from,
+      to: args.to,
+      filters: args.filter,
+      sort: args.sort,
+      limit: args.limit,
+      cursor: args.cursor,
+    }),
+
+  tagKeys: async (_parent, _args, ctx) => listTagKeys(ctx.deps, await ctx.principal()),
 };

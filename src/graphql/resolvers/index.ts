@@ -8,6 +8,7 @@ import { PriceTable } from "./PriceTable.js";
 import { SandboxUsageSummary } from "./SandboxUsageSummary.js";
 import { RollupResult, UsageRollup } from "./UsageRollup.js";
 import { Viewer } from "./Viewer.js";
+import { Sandbox, UsageAggregate, UsageItem } from "./Sandbox.js";
 
 export const resolvers: Resolvers = {
   DateTime: DateTimeResolver,
@@ -24,4 +25,7 @@ export const resolvers: Resolvers = {
   RollupResult,
   SandboxUsageSummary,
   PriceTable,
+  Sandbox,
+  UsageAggregate,
+  UsageItem,
 };

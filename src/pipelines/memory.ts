@@ -1,0 +1,157 @@
+/**
+ * OpenComputer's per-sandbox memory series (DESIGN §3), as one aggregation: the sandbox's memory
+ * samples by minute, unioned with its sessions cut into the minutes they cover (clamped to the
+ * window), grouped by minute, gap-filled with `$densify` over every minute of the window, then
+ * the points and their totals side by side with `$facet`.
+ *
+ * Integrals are summed in whole milliseconds × MiB (exact in a double) and rounded once per point:
+ * GiB-seconds to 2 decimals (the document's 35.86), seconds to milliseconds. Totals are the sums of
+ * the rounded points, so a client summing `points[]` reproduces them exactly.
+ */
+import type { Document } from "mongodb";
+import { COLLECTIONS, INDEXES } from "../db/collections.js";
+import { MS_PER_MINUTE } from "../time.js";
+import { sessionsOverlapping, type Window } from "./runtime.js";
+
+const GIB_SECOND_DECIMALS = 2;
+const SECONDS_DECIMALS = 3;
+const MB_DECIMALS = 2;
+/** MiB × ms per GiB-second. */
+const MB_MS_PER_GIB_SECOND = 1024 * 1000;
+
+export interface MemoryUsageQuery {
+  orgId: string;
+  sandboxId: string;
+  window: Window;
+  now: Date;
+  /** X-On-Behalf-Of: only this external user's sessions count as provisioned time. */
+  externalUserId: string | null;
+}
+
+/**
+ * One minute, with short field names: a 30-day window is 43,200 of these inside one `$facet`
+ * document. Minutes `$densify` generated carry only `t`: their measures are all 0.
+ */
+export interface MemoryPointRow {
+  /** Minute start. */
+  t: Date;
+  /** memoryAllocatedGbSeconds */
+  a?: number;
+  /** memoryUsedGbSeconds */
+  u?: number;
+  /** uptimeSeconds */
+  s?: number;
+  /** allocatedMemoryMb (time-weighted over the minute's uptime) */
+  m?: number;
+  /** usedMemoryMbAvg */
+  v?: number;
+  /** usedMemoryMbPeak */
+  p?: number;
+}
+
+export interface MemoryTotalsRow {
+  memoryAllocatedGbSeconds: number;
+  memoryUsedGbSeconds: number;
+  uptimeSeconds: number;
+  memoryAllocatedPeakMb: number;
+  memoryUsedPeakMb: number;
+}
+
+export interface MemoryUsageRow {
+  points: MemoryPointRow[];
+  totals: MemoryTotalsRow[];
+}
+
+export const floorMinute = (t: Date) => new Date(Math.floor(t.getTime() / MS_PER_MINUTE) * MS_PER_MINUTE);
+export const ceilMinute = (t: Date) => new Date(Math.ceil(t.getTime() / MS_PER_MINUTE) * MS_PER_MINUTE);
+
+/**
+ * Runs on `usage_events`; its leading $match is served by usage_events_org_sandbox_type_ts
+ * ({org_id, sandbox_id, type, ts}); the sessions branch by sessions_org_sandbox_started_at.
+ * A sample belongs to the minute its timestamp falls in, including the whole of a boundary minute.
+ */
+export function buildMemoryUsagePipeline(q: MemoryUsageQuery): Document[] {
+  const { from, to } = q.window;
+  const first = floorMinute(from);
+  const end = ceilMinute(to);
+  const minuteStart = (i: unknown) => ({ $add: [first, { $multiply: [i, MS_PER_MINUTE] }] });
+  const minuteIndex = (t: string, round: "$floor" | "$ceil") => ({
+    $toInt: { [round]: { $divide: [{ $subtract: [t, first] }, MS_PER_MINUTE] } },
+  });
+  const sessionMatch: Document = { org_id: q.orgId, sandbox_id: q.sandboxId, ...sessionsOverlapping(q.window) };
+  if (q.externalUserId !== null) sessionMatch.external_user_id = q.externalUserId;
+
+  const up = "$up";
+  const provisioned = { $gt: [up, 0] };
+  const avg = { $cond: [{ $and: [provisioned, { $gt: ["$n", 0] }] }, { $divide: ["$used", "$n"] }, 0] };
+  const round = (x: unknown, d: number) => ({ $round: [x, d] });
+
+  return [
+    { $match: { org_id: q.orgId, sandbox_id: q.sandboxId, type: "sandbox.memory", ts: { $gte: first, $lt: end } } },
+    { $project: { _id: 0, t: { $dateTrunc: { date: "$ts", unit: "minute" } }, used: "$used_memory_mb", n: { $literal: 1 } } },
+    {
+      $unionWith: {
+        coll: COLLECTIONS.sessions,
+        pipeline: [
+          { $match: sessionMatch },
+          { $project: { _id: 0, mb: "$memory_mb", s: { $max: ["$started_at", from] }, e: { $min: [{ $ifNull: ["$ended_at", q.now] }, to] } } },
+          { $match: { $expr: { $lt: ["$s", "$e"] } } },
+          { $set: { i: { $range: [minuteIndex("$s", "$floor"), minuteIndex("$e", "$ceil")] } } },
+          { $unwind: "$i" },
+          {
+            $project: {
+              t: minuteStart("$i"),
+              ms: { $subtract: [{ $min: ["$e", minuteStart({ $add: ["$i", 1] })] }, { $max: ["$s", minuteStart("$i")] }] },
+              mb: 1,
+            },
+          },
+          { $project: { t: 1, ms: 1, mbms: { $multiply: ["$mb", "$ms"] } } },
+        ],
+      },
+    },
+    {
+      $group: {
+        _id: "$t",
+        up: { $sum: { $ifNull: ["$ms", 0] } },
+        mbms: { $sum: { $ifNull: ["$mbms", 0] } },
+        used: { $sum: "$used" },
+        n: { $sum: "$n" },
+        peak: { $max: "$used" },
+      },
+    },
+    {
+      $project: {
+        _id: 0,
+        t: "$_id",
+        a: round({ $divide: ["$mbms", MB_MS_PER_GIB_SECOND] }, GIB_SECOND_DECIMALS),
+        u: round({ $divide: [{ $multiply: [avg, up] }, MB_MS_PER_GIB_SECOND] }, GIB_SECOND_DECIMALS),
+        s: round({ $divide: [up, 1000] }, SECONDS_DECIMALS),
+        m: { $cond: [provisioned, round({ $divide: ["$mbms", up] }, MB_DECIMALS), 0] },
+        v: round(avg, MB_DECIMALS),
+        p: { $cond: [provisioned, { $ifNull: ["$peak", 0] }, 0] },
+      },
+    },
+    {
+      $facet: {
+        // Every minute of the window gets a point, in order; a generated minute carries only `t`
+        // (nothing was provisioned or sampled in it, so each of its measures is 0).
+        points: [{ $densify: { field: "t", range: { step: 1, unit: "minute", bounds: [first, end] } } }],
+        totals: [
+          { $group: { _id: null, a: { $sum: "$a" }, u: { $sum: "$u" }, s: { $sum: "$s" }, m: { $max: "$m" }, p: { $max: "$p" } } },
+          {
+            $project: {
+              _id: 0,
+              memoryAllocatedGbSeconds: round("$a", GIB_SECOND_DECIMALS),
+              memoryUsedGbSeconds: round("$u", GIB_SECOND_DECIMALS),
+              uptimeSeconds: round("$s", SECONDS_DECIMALS),
+              memoryAllocatedPeakMb: "$m",
+              memoryUsedPeakMb: "$p",
+            },
+          },
+        ],
+      },
+    },
+  ];
+}
+
+export const MEMORY_USAGE_INDEX = { samples: INDEXES.eventsByOrgSandboxTypeTime, sessions: INDEXES.sessionsByOrgSandboxStart };

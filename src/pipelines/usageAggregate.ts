@@ -1,0 +1,167 @@
+/**
+ * OpenComputer's cross-sandbox aggregate (`GET /api/usage`) as one aggregation: sessions overlapping
+ * the window → runtime inside it (the same expression as MIOSA and Dreadnode) → per sandbox, allocated
+ * memory and disk overage in GiB-seconds → the sandbox's current tags joined in (so a retag
+ * re-attributes past usage) → tag filters → by sandbox or by one tag's value → `$facet` with the
+ * total over every matching row, the `untagged` row, and one keyset page of items.
+ */
+import type { Document } from "mongodb";
+import { COLLECTIONS, INDEXES } from "../db/collections.js";
+import { runtimeMsInWindow, sessionsOverlapping, type Window } from "./runtime.js";
+
+/** Disk up to this many MiB is included in the tier; beyond it accrues overage (DESIGN §1). */
+export const DISK_INCLUDED_MB = 20480;
+const GIB_SECOND_DECIMALS = 2;
+/** MiB × ms per GiB-second. */
+const MB_MS_PER_GIB_SECOND = 1024 * 1000;
+
+export type AggregateGroupBy = { kind: "sandbox" } | { kind: "tag"; key: string };
+export const AGGREGATE_SORTS = ["memoryGbSeconds", "diskOverageGbSeconds"] as const;
+export type AggregateSort = (typeof AGGREGATE_SORTS)[number];
+
+/**
+ * One `filter[tag:<key>]`: the sandbox's value for `key` is one of `values`; "" (or no values at
+ * all) means "has no such key".
+ */
+export interface TagFilter {
+  key: string;
+  values: string[];
+}
+
+/** Where the next page starts: after the row with this sort value and key. */
+export interface AggregateAfter {
+  v: number;
+  k: string;
+}
+
+export interface UsageAggregateQuery {
+  orgId: string;
+  window: Window;
+  now: Date;
+  externalUserId: string | null;
+  groupBy: AggregateGroupBy;
+  filters: TagFilter[];
+  sort: AggregateSort;
+  /** Rows to return; the pipeline yields one more so the caller knows whether a next page exists. */
+  limit: number;
+  after: AggregateAfter | null;
+}
+
+export interface Quantities {
+  memoryGbSeconds: number;
+  diskOverageGbSeconds: number;
+}
+
+export interface SandboxRow extends Quantities {
+  key: string;
+  alias: string | null;
+  status: "running" | "stopped";
+  tags: Array<{ key: string; value: string }>;
+  tagsUpdatedAt: Date | null;
+}
+
+export interface TagRow extends Quantities {
+  key: string;
+}
+
+export interface UsageAggregateRow<Item> {
+  total: Quantities[];
+  untagged?: Quantities[];
+  items: Item[];
+}
+
+const round = (x: unknown) => ({ $round: [x, GIB_SECOND_DECIMALS] });
+
+function filterStage(filters: TagFilter[]): Document[] {
+  if (filters.length === 0) return [];
+  const clauses = filters.map(({ key, values }) => {
+    const wanted = values.filter((v) => v !== "");
+    const either: Document[] = [];
+    if (wanted.length > 0) either.push({ tags: { $elemMatch: { key, value: { $in: wanted } } } });
+    if (wanted.length < values.length || values.length === 0) either.push({ tags: { $not: { $elemMatch: { key } } } });
+    return either.length === 1 ? either[0]! : { $or: either };
+  });
+  return [{ $match: clauses.length === 1 ? clauses[0]! : { $and: clauses } }];
+}
+
+function pageStages(q: UsageAggregateQuery): Document[] {
+  const after = q.after ? [{ $match: { $or: [{ [q.sort]: { $lt: q.after.v } }, { [q.sort]: q.after.v, key: { $gt: q.after.k } }] } }] : [];
+  return [...after, { $sort: { [q.sort]: -1, key: 1 } }, { $limit: q.limit + 1 }];
+}
+
+const totalStages = [
+  { $group: { _id: null, m: { $sum: "$memoryGbSeconds" }, d: { $sum: "$diskOverageGbSeconds" } } },
+  { $project: { _id: 0, memoryGbSeconds: round("$m"), diskOverageGbSeconds: round("$d") } },
+];
+
+/**
+ * Runs on `sessions`; the leading $match is served by sessions_org_started_at ({org_id,
+ * started_at}); the tag join reads `sandboxes` by `_id`. Each sandbox's quantities are rounded to
+ * 0.01 GiB-s once; tag rows and totals are sums of those, so rows add up to the total exactly.
+ */
+export function buildUsageAggregatePipeline(q: UsageAggregateQuery): Document[] {
+  const match: Document = { org_id: q.orgId, ...sessionsOverlapping(q.window) };
+  if (q.externalUserId !== null) match.external_user_id = q.externalUserId;
+  const overageMb = { $max: [0, { $subtract: [{ $ifNull: ["$disk_mb", 0] }, DISK_INCLUDED_MB] }] };
+  const perSandbox: Document[] = [
+    { $match: match },
+    {
+      $project: {
+        _id: 0,
+        sandbox_id: 1,
+        memory_mb: 1,
+        overage_mb: overageMb,
+        open: { $eq: [{ $ifNull: ["$ended_at", null] }, null] },
+        rt: runtimeMsInWindow(q.window, q.now),
+      },
+    },
+    { $match: { rt: { $gt: 0 } } },
+    {
+      $group: {
+        _id: "$sandbox_id",
+        mem: { $sum: { $multiply: [{ $ifNull: ["$memory_mb", 0] }, "$rt"] } },
+        disk: { $sum: { $multiply: ["$overage_mb", "$rt"] } },
+        open: { $max: "$open" },
+      },
+    },
+    { $set: { sandbox: { $concat: [q.orgId, "/", "$_id"] } } },
+    { $lookup: { from: COLLECTIONS.sandboxes, localField: "sandbox", foreignField: "_id", as: "sb" } },
+    { $set: { sb: { $arrayElemAt: ["$sb", 0] } } },
+    {
+      $project: {
+        _id: 0,
+        key: "$_id",
+        alias: { $ifNull: ["$sb.alias", null] },
+        status: { $cond: ["$open", "running", "stopped"] },
+        tags: { $ifNull: ["$sb.tags", []] },
+        tagsUpdatedAt: { $ifNull: ["$sb.tags_updated_at", null] },
+        memoryGbSeconds: round({ $divide: ["$mem", MB_MS_PER_GIB_SECOND] }),
+        diskOverageGbSeconds: round({ $divide: ["$disk", MB_MS_PER_GIB_SECOND] }),
+      },
+    },
+    ...filterStage(q.filters),
+  ];
+  if (q.groupBy.kind === "sandbox") {
+    return [...perSandbox, { $facet: { total: totalStages, items: pageStages(q) } }];
+  }
+  const valueOf = {
+    $let: {
+      vars: { hit: { $filter: { input: "$tags", cond: { $eq: ["$$this.key", { $literal: q.groupBy.key }] } } } },
+      in: { $ifNull: [{ $arrayElemAt: ["$$hit.value", 0] }, null] },
+    },
+  };
+  return [
+    ...perSandbox,
+    { $group: { _id: valueOf, m: { $sum: "$memoryGbSeconds" }, d: { $sum: "$diskOverageGbSeconds" } } },
+    { $project: { _id: 0, key: "$_id", memoryGbSeconds: round("$m"), diskOverageGbSeconds: round("$d") } },
+    {
+      $facet: {
+        total: totalStages,
+        untagged: [{ $match: { key: null } }, { $project: { key: 0 } }],
+        items: [{ $match: { key: { $ne: null } } }, ...pageStages(q)],
+      },
+    },
+  ];
+}
+
+export const USAGE_AGGREGATE_INDEX = { byOrg: INDEXES.sessionsByOrgStart, onBehalf: INDEXES.sessionsByOrgExternalUser };

@@ -1,0 +1,105 @@
+/**
+ * Sandboxes and their tags (OpenComputer's tags API, `Query.sandbox`, `Mutation.setSandboxTags`):
+ * which sandboxes a caller can see, reading and replacing a sandbox's tag set, and the org's tag keys.
+ */
+import { type Principal, requireScope } from "../auth/principal.js";
+import { type Collections, type SandboxDoc, sandboxKey } from "../db/collections.js";
+import type { AppDeps } from "../deps.js";
+import { badInput, forbidden, type InputIssue, notFound } from "../errors.js";
+import { MAX_TAGS, RESERVED_TAG_PREFIX, TAG_KEY } from "../ingest/events.js";
+import { buildTagKeysPipeline } from "../pipelines/sandboxes.js";
+
+export type TagPair = { key: string; value: string };
+
+export interface SandboxTags {
+  tags: TagPair[];
+  /** Null when the sandbox has no tags (as OpenComputer documents). */
+  tagsLastUpdatedAt: Date | null;
+}
+
+export interface TagKeyStats {
+  key: string;
+  sandboxCount: number;
+  valueCount: number;
+}
+
+const MAX_TAG_VALUE = 256;
+
+/** The org a sandbox request is about: the key's own; the bootstrap key belongs to none. */
+export function sandboxOrg(p: Principal): string {
+  if (p.orgId === null) throw forbidden("This key belongs to no organization; sandboxes are per organization");
+  return p.orgId;
+}
+
+/**
+ * The caller's sandbox, or null when it is unknown in the caller's org (another org's sandbox is
+ * as unknown as a missing one). Under X-On-Behalf-Of only sandboxes that user ran are visible.
+ */
+export async function findSandbox(cols: Collections, p: Principal, sandboxId: string): Promise<SandboxDoc | null> {
+  const orgId = sandboxOrg(p);
+  const doc = await cols.sandboxes.findOne({ _id: sandboxKey(orgId, sandboxId) });
+  if (!doc || p.onBehalfOf === null) return doc;
+  const ran = await cols.sessions.findOne({ org_id: orgId, sandbox_id: sandboxId, external_user_id: p.onBehalfOf }, { projection: { _id: 1 } });
+  return ran ? doc : null;
+}
+
+export async function requireSandbox(cols: Collections, p: Principal, sandboxId: string): Promise<SandboxDoc> {
+  const doc = await findSandbox(cols, p, sandboxId);
+  if (!doc) throw notFound(`sandbox '${sandboxId}' not found`);
+  return doc;
+}
+
+export function tagsOf(doc: SandboxDoc): SandboxTags {
+  const tags = doc.tags ?? [];
+  return { tags, tagsLastUpdatedAt: tags.length > 0 ? doc.tags_updated_at : null };
+}
+
+export async function getSandboxTags(deps: AppDeps, p: Principal, sandboxId: string): Promise<SandboxTags> {
+  requireScope(p, "read");
+  return tagsOf(await requireSandbox(deps.cols, p, sandboxId));
+}
+
+/** Checks a whole tag set (OpenComputer's rules) and returns it as sorted pairs, or throws listing every problem. */
+export function validateTagSet(raw: unknown, loc: Array<string | number>): TagPair[] {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    throw badInput("tags must be a flat JSON object of string values", [{ loc, msg: "Input should be an object", type: "dict_type" }], 400);
+  }
+  const issues: InputIssue[] = [];
+  const entries = Object.entries(raw);
+  if (entries.length > MAX_TAGS) issues.push({ loc, msg: `at most ${MAX_TAGS} tag keys per sandbox, got ${entries.length}`, type: "too_long" });
+  for (const [key, value] of entries) {
+    const at = [...loc, key];
+    if (!TAG_KEY.test(key)) issues.push({ loc: at, msg: `tag key '${key.slice(0, 140)}' must be 1-128 characters of A-Z a-z 0-9 _ . - :`, type: "string_pattern_mismatch" });
+    else if (key.startsWith(RESERVED_TAG_PREFIX)) issues.push({ loc: at, msg: `the '${RESERVED_TAG_PREFIX}' tag key prefix is reserved`, type: "value_error" });
+    if (typeof value !== "string") issues.push({ loc: at, msg: `tag '${key.slice(0, 140)}' must have a string value (nested objects are rejected)`, type: "string_type" });
+    else if ([...value].length > MAX_TAG_VALUE) issues.push({ loc: at, msg: `tag '${key}' value is over ${MAX_TAG_VALUE} characters`, type: "string_too_long" });
+  }
+  if (issues.length > 0) throw badInput(issues.map((i) => i.msg).join("; "), issues, 400);
+  return entries.map(([key, value]) => ({ key, value: value as string })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+/**
+ * Replaces a sandbox's tag set (`{}` clears it). Needs the admin or the ingest scope. The new set
+ * re-attributes all of the sandbox's usage, past included, because the aggregate reads current tags.
+ */
+export async function setSandboxTags(deps: AppDeps, p: Principal, sandboxId: string, raw: unknown, loc: Array<string | number>): Promise<SandboxDoc> {
+  requireScope(p, ["admin", "ingest"]);
+  const tags = validateTagSet(raw, loc);
+  const doc = await requireSandbox(deps.cols, p, sandboxId);
+  const updated = await deps.cols.sandboxes.findOneAndUpdate(
+    { _id: doc._id },
+    { $set: { tags, tags_updated_at: deps.clock.now() } },
+    { returnDocument: "after" },
+  );
+  if (!updated) throw notFound(`sandbox '${sandboxId}' not found`);
+  return updated;
+}
+
+/** Every tag key on the caller's org's sandboxes, with how many sandboxes and distinct values carry it. */
+export async function listTagKeys(deps: AppDeps, p: Principal): Promise<TagKeyStats[]> {
+  requireScope(p, "read");
+  return deps.cols.sandboxes.aggregate<TagKeyStats>(buildTagKeysPipeline(sandboxOrg(p))).toArray();
+}
+
+/** Tag pairs as OpenComputer's JSON object (keys in sorted order). */
+export const tagObject = (tags: TagPair[]): Record<string, string> => Object.fromEntries(tags.map((t) => [t.key, t.value]));
