@@ -17,6 +17,8 @@ const config: CodegenConfig = {
         mapperTypeSuffix: "Model",
         mappers: {
           Viewer: "../auth/principal.js#Principal",
+          Organization: "../graphql/context.js#EntityRef",
+          User: "../graphql/context.js#EntityRef",
           UsageBucketPage: "../services/sandboxUsage.js#SandboxUsagePageJson",
           UsageBucket: "../services/sandboxUsage.js#SandboxUsageBucketJson",
           SandboxUsageResult: "../services/sandboxUsage.js#SandboxUsageResultJson",

@@ -12,6 +12,7 @@ import { authenticate, type Principal, presentedKey } from "./auth/principal.js"
 import type { AppDeps } from "./deps.js";
 import type { GraphQLContext } from "./graphql/context.js";
 import { formatError, httpStatusPlugin } from "./graphql/errors.js";
+import { Loaders } from "./graphql/loaders.js";
 import { buildSchema } from "./graphql/schema.js";
 import { healthRoutes } from "./rest/health.js";
 import { dreadnodeRoutes } from "./rest/dreadnode.js";
@@ -72,20 +73,15 @@ export async function buildServer(deps: AppDeps): Promise<BuiltServer> {
     method: ["GET", "POST", "OPTIONS"],
     handler: fastifyApolloHandler(apollo, {
       context: async (request) => {
-        let principal: Promise<Principal> | undefined;
-        return {
-          deps,
-          requestId: request.id,
-          principal: () => {
-            // GraphQL accepts either transport (DESIGN §4); authenticated once, on first use.
-            principal ??= authenticate(
-              { cols: deps.cols, bootstrapKey: deps.config.BOOTSTRAP_ADMIN_KEY },
-              presentedKey(request.headers, { bearer: true, apiKeyHeader: true }),
-              request.headers,
-            );
-            return principal;
-          },
-        };
+        let authenticated: Promise<Principal> | undefined;
+        // GraphQL accepts either transport (DESIGN §4); authenticated once, on first use.
+        const principal = () =>
+          (authenticated ??= authenticate(
+            { cols: deps.cols, bootstrapKey: deps.config.BOOTSTRAP_ADMIN_KEY },
+            presentedKey(request.headers, { bearer: true, apiKeyHeader: true }),
+            request.headers,
+          ));
+        return { deps, requestId: request.id, principal, loaders: new Loaders(deps, principal) };
       },
     }),
   });

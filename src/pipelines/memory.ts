@@ -1,8 +1,9 @@
 /**
- * OpenComputer's per-sandbox memory series (DESIGN §3), as one aggregation: the sandbox's memory
- * samples by minute, unioned with its sessions cut into the minutes they cover (clamped to the
- * window), grouped by minute, gap-filled with `$densify` over every minute of the window, then
- * the points and their totals side by side with `$facet`.
+ * OpenComputer's per-sandbox memory series (DESIGN §3), for one or many sandboxes in one
+ * aggregation: their memory samples by minute, unioned with their sessions cut into the minutes
+ * they cover (clamped to the window) and one seed per sandbox, grouped by sandbox and minute,
+ * gap-filled with `$densify` over every minute of the window per sandbox, then one document per
+ * sandbox with its points and totals.
  *
  * Integrals are summed in whole milliseconds × MiB (exact in a double) and rounded once per point:
  * GiB-seconds to 2 decimals (the document's 35.86), seconds to milliseconds. Totals are the sums of
@@ -21,7 +22,8 @@ const MB_MS_PER_GIB_SECOND = 1024 * 1000;
 
 export interface MemoryUsageQuery {
   orgId: string;
-  sandboxId: string;
+  /** One document comes out per sandbox, also for one without sessions or samples. */
+  sandboxIds: string[];
   window: Window;
   now: Date;
   /** X-On-Behalf-Of: only this external user's sessions count as provisioned time. */
@@ -29,10 +31,11 @@ export interface MemoryUsageQuery {
 }
 
 /**
- * One minute, with short field names: a 30-day window is 43,200 of these inside one `$facet`
- * document. Minutes `$densify` generated carry only `t`: their measures are all 0.
+ * One minute, with short field names: a 30-day window is 43,200 of these inside one sandbox's
+ * document. Minutes `$densify` generated carry only `sb` and `t`: their measures are all 0.
  */
 export interface MemoryPointRow {
+  sb: string;
   /** Minute start. */
   t: Date;
   /** memoryAllocatedGbSeconds */
@@ -57,9 +60,10 @@ export interface MemoryTotalsRow {
   memoryUsedPeakMb: number;
 }
 
-export interface MemoryUsageRow {
+export interface MemoryUsageRow extends MemoryTotalsRow {
+  /** The sandbox id. */
+  _id: string;
   points: MemoryPointRow[];
-  totals: MemoryTotalsRow[];
 }
 
 export const floorMinute = (t: Date) => new Date(Math.floor(t.getTime() / MS_PER_MINUTE) * MS_PER_MINUTE);
@@ -74,11 +78,12 @@ export function buildMemoryUsagePipeline(q: MemoryUsageQuery): Document[] {
   const { from, to } = q.window;
   const first = floorMinute(from);
   const end = ceilMinute(to);
+  const sandboxes = q.sandboxIds.length === 1 ? q.sandboxIds[0] : { $in: q.sandboxIds };
   const minuteStart = (i: unknown) => ({ $add: [first, { $multiply: [i, MS_PER_MINUTE] }] });
   const minuteIndex = (t: string, round: "$floor" | "$ceil") => ({
     $toInt: { [round]: { $divide: [{ $subtract: [t, first] }, MS_PER_MINUTE] } },
   });
-  const sessionMatch: Document = { org_id: q.orgId, sandbox_id: q.sandboxId, ...sessionsOverlapping(q.window) };
+  const sessionMatch: Document = { org_id: q.orgId, sandbox_id: sandboxes, ...sessionsOverlapping(q.window) };
   if (q.externalUserId !== null) sessionMatch.external_user_id = q.externalUserId;
 
   const up = "$up";
@@ -87,31 +92,42 @@ export function buildMemoryUsagePipeline(q: MemoryUsageQuery): Document[] {
   const round = (x: unknown, d: number) => ({ $round: [x, d] });
 
   return [
-    { $match: { org_id: q.orgId, sandbox_id: q.sandboxId, type: "sandbox.memory", ts: { $gte: first, $lt: end } } },
-    { $project: { _id: 0, t: { $dateTrunc: { date: "$ts", unit: "minute" } }, used: "$used_memory_mb", n: { $literal: 1 } } },
+    { $match: { org_id: q.orgId, sandbox_id: sandboxes, type: "sandbox.memory", ts: { $gte: first, $lt: end } } },
+    { $project: { _id: 0, sb: "$sandbox_id", t: { $dateTrunc: { date: "$ts", unit: "minute" } }, used: "$used_memory_mb", n: { $literal: 1 } } },
     {
       $unionWith: {
         coll: COLLECTIONS.sessions,
         pipeline: [
           { $match: sessionMatch },
-          { $project: { _id: 0, mb: "$memory_mb", s: { $max: ["$started_at", from] }, e: { $min: [{ $ifNull: ["$ended_at", q.now] }, to] } } },
+          {
+            $project: {
+              _id: 0,
+              sb: "$sandbox_id",
+              mb: "$memory_mb",
+              s: { $max: ["$started_at", from] },
+              e: { $min: [{ $ifNull: ["$ended_at", q.now] }, to] },
+            },
+          },
           { $match: { $expr: { $lt: ["$s", "$e"] } } },
           { $set: { i: { $range: [minuteIndex("$s", "$floor"), minuteIndex("$e", "$ceil")] } } },
           { $unwind: "$i" },
           {
             $project: {
+              sb: 1,
               t: minuteStart("$i"),
               ms: { $subtract: [{ $min: ["$e", minuteStart({ $add: ["$i", 1] })] }, { $max: ["$s", minuteStart("$i")] }] },
               mb: 1,
             },
           },
-          { $project: { t: 1, ms: 1, mbms: { $multiply: ["$mb", "$ms"] } } },
+          { $project: { sb: 1, t: 1, ms: 1, mbms: { $multiply: ["$mb", "$ms"] } } },
         ],
       },
     },
+    // One empty seed per sandbox, so one with neither sessions nor samples still gets its series.
+    { $unionWith: { pipeline: [{ $documents: q.sandboxIds.map((sb) => ({ sb, t: first })) }] } },
     {
       $group: {
-        _id: "$t",
+        _id: { sb: "$sb", t: "$t" },
         up: { $sum: { $ifNull: ["$ms", 0] } },
         mbms: { $sum: { $ifNull: ["$mbms", 0] } },
         used: { $sum: "$used" },
@@ -122,7 +138,8 @@ export function buildMemoryUsagePipeline(q: MemoryUsageQuery): Document[] {
     {
       $project: {
         _id: 0,
-        t: "$_id",
+        sb: "$_id.sb",
+        t: "$_id.t",
         a: round({ $divide: ["$mbms", MB_MS_PER_GIB_SECOND] }, GIB_SECOND_DECIMALS),
         u: round({ $divide: [{ $multiply: [avg, up] }, MB_MS_PER_GIB_SECOND] }, GIB_SECOND_DECIMALS),
         s: round({ $divide: [up, 1000] }, SECONDS_DECIMALS),
@@ -131,24 +148,29 @@ export function buildMemoryUsagePipeline(q: MemoryUsageQuery): Document[] {
         p: { $cond: [provisioned, { $ifNull: ["$peak", 0] }, 0] },
       },
     },
+    // Every minute of the window gets a point; a generated minute carries only `sb` and `t`
+    // (nothing was provisioned or sampled in it, so each of its measures is 0).
+    { $densify: { field: "t", partitionByFields: ["sb"], range: { step: 1, unit: "minute", bounds: [first, end] } } },
+    { $sort: { sb: 1, t: 1 } },
     {
-      $facet: {
-        // Every minute of the window gets a point, in order; a generated minute carries only `t`
-        // (nothing was provisioned or sampled in it, so each of its measures is 0).
-        points: [{ $densify: { field: "t", range: { step: 1, unit: "minute", bounds: [first, end] } } }],
-        totals: [
-          { $group: { _id: null, a: { $sum: "$a" }, u: { $sum: "$u" }, s: { $sum: "$s" }, m: { $max: "$m" }, p: { $max: "$p" } } },
-          {
-            $project: {
-              _id: 0,
-              memoryAllocatedGbSeconds: round("$a", GIB_SECOND_DECIMALS),
-              memoryUsedGbSeconds: round("$u", GIB_SECOND_DECIMALS),
-              uptimeSeconds: round("$s", SECONDS_DECIMALS),
-              memoryAllocatedPeakMb: "$m",
-              memoryUsedPeakMb: "$p",
-            },
-          },
-        ],
+      $group: {
+        _id: "$sb",
+        points: { $push: "$$ROOT" },
+        a: { $sum: "$a" },
+        u: { $sum: "$u" },
+        s: { $sum: "$s" },
+        m: { $max: "$m" },
+        p: { $max: "$p" },
+      },
+    },
+    {
+      $project: {
+        points: 1,
+        memoryAllocatedGbSeconds: round("$a", GIB_SECOND_DECIMALS),
+        memoryUsedGbSeconds: round("$u", GIB_SECOND_DECIMALS),
+        uptimeSeconds: round("$s", SECONDS_DECIMALS),
+        memoryAllocatedPeakMb: { $ifNull: ["$m", 0] },
+        memoryUsedPeakMb: { $ifNull: ["$p", 0] },
       },
     },
   ];

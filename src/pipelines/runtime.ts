@@ -5,7 +5,7 @@
  * whole milliseconds (exact in a double) and converted to seconds, hours and cents once, at the end.
  */
 import type { Document } from "mongodb";
-import { INDEXES } from "../db/collections.js";
+import { COLLECTIONS, INDEXES } from "../db/collections.js";
 
 export interface Window {
   from: Date;
@@ -44,11 +44,13 @@ export interface Prices {
 }
 
 export interface UsageRollupQuery {
-  orgId: string;
+  /** One or more orgs (one for MIOSA's endpoint; many for federated `Organization.usageRollup`). */
+  orgIds: string[];
   groupBy: RollupGroupKey;
   window: Window;
   now: Date;
-  prices: Prices;
+  /** What an org without a price table pays; an org's own table is joined from `prices`. */
+  defaultPrices: Prices;
   /** X-On-Behalf-Of: only this external user's sessions. */
   externalUserId: string | null;
 }
@@ -61,53 +63,73 @@ export interface UsageRollupRow {
   credit_cents: number;
 }
 
+/** A rollup row with the org it belongs to (rows come out sorted by org, then as MIOSA sorts them). */
+export interface OrgUsageRollupRow extends UsageRollupRow {
+  org_id: string;
+}
+
 /** Half-up rounding of a non-negative amount, after trimming float noise. */
 const roundHalfUp = (x: Document, noiseDecimals: number): Document => ({ $floor: { $add: [{ $round: [x, noiseDecimals] }, 0.5] } });
 
 /**
  * MIOSA's rollup: vCPU-seconds by resource, GiB-hours of storage and cost per group, sorted by
- * cost then key. The leading $match is served by sessions_org_started_at ({org_id, started_at}),
- * or, under X-On-Behalf-Of, sessions_org_external_user ({org_id, external_user_id}).
+ * cost then key, for each org at its own price table (joined from `prices`, by `_id`). The leading
+ * $match is served by sessions_org_started_at ({org_id, started_at}), or, under X-On-Behalf-Of,
+ * sessions_org_external_user ({org_id, external_user_id}).
  */
 export function buildUsageRollupPipeline(q: UsageRollupQuery): Document[] {
-  const match: Document = { org_id: q.orgId, ...sessionsOverlapping(q.window) };
+  const match: Document = { org_id: q.orgIds.length === 1 ? q.orgIds[0] : { $in: q.orgIds }, ...sessionsOverlapping(q.window) };
   if (q.externalUserId !== null) match.external_user_id = q.externalUserId;
   const vcpuMsIf = (resource: "sandbox" | "computer") => ({
     $cond: [{ $eq: ["$resource", resource] }, { $multiply: ["$runtime_ms", "$vcpus"] }, 0],
   });
+  const price = (field: keyof Prices) => ({ $ifNull: [`$price.${field}`, q.defaultPrices[field]] });
   const sandboxHours = { $divide: ["$sandbox_vcpu_ms", MS_PER_HOUR] };
   const computerHours = { $divide: ["$computer_vcpu_ms", MS_PER_HOUR] };
   const storageHours = { $divide: ["$storage_gb_ms", MS_PER_HOUR] };
   const cents = {
     $add: [
-      { $multiply: [sandboxHours, q.prices.sandbox_vcpu_hour_cents] },
-      { $multiply: [computerHours, q.prices.computer_vcpu_hour_cents] },
-      { $multiply: [storageHours, q.prices.storage_gb_hour_cents] },
+      { $multiply: [sandboxHours, price("sandbox_vcpu_hour_cents")] },
+      { $multiply: [computerHours, price("computer_vcpu_hour_cents")] },
+      { $multiply: [storageHours, price("storage_gb_hour_cents")] },
     ],
   };
   return [
     { $match: match },
-    { $project: { key: { $ifNull: [`$${q.groupBy}`, null] }, resource: 1, vcpus: 1, storage_gb: 1, runtime_ms: runtimeMsInWindow(q.window, q.now) } },
+    {
+      $project: {
+        org_id: 1,
+        key: { $ifNull: [`$${q.groupBy}`, null] },
+        resource: 1,
+        vcpus: 1,
+        storage_gb: 1,
+        runtime_ms: runtimeMsInWindow(q.window, q.now),
+      },
+    },
     { $match: { runtime_ms: { $gt: 0 } } },
     {
       $group: {
-        _id: "$key",
+        _id: { org_id: "$org_id", key: "$key" },
         sandbox_vcpu_ms: { $sum: vcpuMsIf("sandbox") },
         computer_vcpu_ms: { $sum: vcpuMsIf("computer") },
         storage_gb_ms: { $sum: { $multiply: ["$runtime_ms", { $ifNull: ["$storage_gb", 0] }] } },
       },
     },
+    { $set: { org_id: "$_id.org_id" } },
+    { $lookup: { from: COLLECTIONS.prices, localField: "org_id", foreignField: "_id", as: "price" } },
+    { $set: { price: { $arrayElemAt: ["$price", 0] } } },
     {
       $project: {
         _id: 0,
-        key: "$_id",
+        org_id: 1,
+        key: "$_id.key",
         sandbox_seconds: { $round: [{ $divide: ["$sandbox_vcpu_ms", 1000] }, SECONDS_DECIMALS] },
         computer_seconds: { $round: [{ $divide: ["$computer_vcpu_ms", 1000] }, SECONDS_DECIMALS] },
         storage_gb_hours: { $round: [storageHours, GB_HOURS_DECIMALS] },
         credit_cents: roundHalfUp(cents, CENTS_NOISE_DECIMALS),
       },
     },
-    { $sort: { credit_cents: -1, key: 1 } },
+    { $sort: { org_id: 1, credit_cents: -1, key: 1 } },
   ];
 }
 
@@ -115,7 +137,8 @@ export const USAGE_ROLLUP_INDEX = { byOrg: INDEXES.sessionsByOrgStart, onBehalf:
 
 export interface RuntimeSummaryQuery {
   orgId: string;
-  userId: string;
+  /** One or more users (the caller for Dreadnode; many for federated `User.runtimeSummary`). */
+  userIds: string[];
   externalUserId: string | null;
   /** Start of the current UTC calendar month. */
   monthStart: Date;
@@ -128,13 +151,19 @@ export interface RuntimeSummaryRow {
   total_runtime_seconds: number;
 }
 
+/** A summary with the user it belongs to. */
+export interface UserRuntimeSummaryRow extends RuntimeSummaryRow {
+  user_id: string;
+}
+
 /**
- * Dreadnode's summary for one user: runtime this calendar month up to now, distinct sessions, and
- * all-time runtime up to now, floored to whole seconds. One document, or none when the user has
- * no sessions. Served by sessions_org_user_started_at ({org_id, user_id, started_at}).
+ * Dreadnode's summary per user: runtime this calendar month up to now, distinct sessions, and
+ * all-time runtime up to now, floored to whole seconds. One document per user with sessions.
+ * Served by sessions_org_user_started_at ({org_id, user_id, started_at}).
  */
 export function buildRuntimeSummaryPipeline(q: RuntimeSummaryQuery): Document[] {
-  const match: Document = { org_id: q.orgId, user_id: q.userId, started_at: { $lt: q.now } };
+  const users = q.userIds.length === 1 ? q.userIds[0] : { $in: q.userIds };
+  const match: Document = { org_id: q.orgId, user_id: users, started_at: { $lt: q.now } };
   if (q.externalUserId !== null) match.external_user_id = q.externalUserId;
   const allTime: Window = { from: new Date(0), to: q.now };
   const thisMonth: Window = { from: q.monthStart, to: q.now };
@@ -143,7 +172,7 @@ export function buildRuntimeSummaryPipeline(q: RuntimeSummaryQuery): Document[] 
     { $match: match },
     {
       $group: {
-        _id: null,
+        _id: "$user_id",
         sessions: { $sum: 1 },
         total_ms: { $sum: runtimeMsInWindow(allTime, q.now) },
         month_ms: { $sum: runtimeMsInWindow(thisMonth, q.now) },
@@ -152,6 +181,7 @@ export function buildRuntimeSummaryPipeline(q: RuntimeSummaryQuery): Document[] 
     {
       $project: {
         _id: 0,
+        user_id: "$_id",
         current_month_seconds: seconds("month_ms"),
         sessions_count: "$sessions",
         total_runtime_seconds: seconds("total_ms"),

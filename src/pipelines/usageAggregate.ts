@@ -72,6 +72,41 @@ export interface UsageAggregateRow<Item> {
 
 const round = (x: unknown) => ({ $round: [x, GIB_SECOND_DECIMALS] });
 
+/**
+ * Sessions (already matched to the window) → one document per sandbox: `mem` and `disk` in
+ * MiB × ms of runtime inside the window, `open` when one of its sessions has not ended.
+ */
+function quantityStages(window: Window, now: Date): Document[] {
+  const overageMb = { $max: [0, { $subtract: [{ $ifNull: ["$disk_mb", 0] }, DISK_INCLUDED_MB] }] };
+  return [
+    {
+      $project: {
+        _id: 0,
+        sandbox_id: 1,
+        memory_mb: 1,
+        overage_mb: overageMb,
+        open: { $eq: [{ $ifNull: ["$ended_at", null] }, null] },
+        rt: runtimeMsInWindow(window, now),
+      },
+    },
+    { $match: { rt: { $gt: 0 } } },
+    {
+      $group: {
+        _id: "$sandbox_id",
+        mem: { $sum: { $multiply: [{ $ifNull: ["$memory_mb", 0] }, "$rt"] } },
+        disk: { $sum: { $multiply: ["$overage_mb", "$rt"] } },
+        open: { $max: "$open" },
+      },
+    },
+  ];
+}
+
+/** MiB × ms → GiB-seconds, rounded once per sandbox. */
+const roundedQuantities = {
+  memoryGbSeconds: round({ $divide: ["$mem", MB_MS_PER_GIB_SECOND] }),
+  diskOverageGbSeconds: round({ $divide: ["$disk", MB_MS_PER_GIB_SECOND] }),
+};
+
 function filterStage(filters: TagFilter[]): Document[] {
   if (filters.length === 0) return [];
   const clauses = filters.map(({ key, values }) => {
@@ -102,28 +137,9 @@ const totalStages = [
 export function buildUsageAggregatePipeline(q: UsageAggregateQuery): Document[] {
   const match: Document = { org_id: q.orgId, ...sessionsOverlapping(q.window) };
   if (q.externalUserId !== null) match.external_user_id = q.externalUserId;
-  const overageMb = { $max: [0, { $subtract: [{ $ifNull: ["$disk_mb", 0] }, DISK_INCLUDED_MB] }] };
   const perSandbox: Document[] = [
     { $match: match },
-    {
-      $project: {
-        _id: 0,
-        sandbox_id: 1,
-        memory_mb: 1,
-        overage_mb: overageMb,
-        open: { $eq: [{ $ifNull: ["$ended_at", null] }, null] },
-        rt: runtimeMsInWindow(q.window, q.now),
-      },
-    },
-    { $match: { rt: { $gt: 0 } } },
-    {
-      $group: {
-        _id: "$sandbox_id",
-        mem: { $sum: { $multiply: [{ $ifNull: ["$memory_mb", 0] }, "$rt"] } },
-        disk: { $sum: { $multiply: ["$overage_mb", "$rt"] } },
-        open: { $max: "$open" },
-      },
-    },
+    ...quantityStages(q.window, q.now),
     { $set: { sandbox: { $concat: [q.orgId, "/", "$_id"] } } },
     { $lookup: { from: COLLECTIONS.sandboxes, localField: "sandbox", foreignField: "_id", as: "sb" } },
     { $set: { sb: { $arrayElemAt: ["$sb", 0] } } },
@@ -135,8 +151,7 @@ export function buildUsageAggregatePipeline(q: UsageAggregateQuery): Document[] 
         status: { $cond: ["$open", "running", "stopped"] },
         tags: { $ifNull: ["$sb.tags", []] },
         tagsUpdatedAt: { $ifNull: ["$sb.tags_updated_at", null] },
-        memoryGbSeconds: round({ $divide: ["$mem", MB_MS_PER_GIB_SECOND] }),
-        diskOverageGbSeconds: round({ $divide: ["$disk", MB_MS_PER_GIB_SECOND] }),
+        ...roundedQuantities,
       },
     },
     ...filterStage(q.filters),
@@ -162,6 +177,24 @@ export function buildUsageAggregatePipeline(q: UsageAggregateQuery): Document[] 
       },
     },
   ];
+}
+
+export interface SandboxQuantitiesQuery {
+  orgId: string;
+  sandboxIds: string[];
+  window: Window;
+  now: Date;
+  externalUserId: string | null;
+}
+
+/**
+ * Memory and disk-overage GiB-seconds of several sandboxes over a window (`Sandbox.usage`), one
+ * document per sandbox with usage (`_id` = sandbox id). Served by sessions_org_sandbox_started_at.
+ */
+export function buildSandboxQuantitiesPipeline(q: SandboxQuantitiesQuery): Document[] {
+  const match: Document = { org_id: q.orgId, sandbox_id: { $in: q.sandboxIds }, ...sessionsOverlapping(q.window) };
+  if (q.externalUserId !== null) match.external_user_id = q.externalUserId;
+  return [{ $match: match }, ...quantityStages(q.window, q.now), { $project: roundedQuantities }];
 }
 
 export const USAGE_AGGREGATE_INDEX = { byOrg: INDEXES.sessionsByOrgStart, onBehalf: INDEXES.sessionsByOrgExternalUser };

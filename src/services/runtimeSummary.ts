@@ -5,23 +5,35 @@
 import { type Principal, requireScope } from "../auth/principal.js";
 import type { AppDeps } from "../deps.js";
 import { notFound } from "../errors.js";
-import { buildRuntimeSummaryPipeline, type RuntimeSummaryRow } from "../pipelines/runtime.js";
+import { buildRuntimeSummaryPipeline, type RuntimeSummaryRow, type UserRuntimeSummaryRow } from "../pipelines/runtime.js";
 import { utcMonthStart } from "../time.js";
 
 const NONE: RuntimeSummaryRow = { current_month_seconds: 0, sessions_count: 0, total_runtime_seconds: 0 };
+
+/**
+ * Summaries of several users of one org in one aggregation, in the order given (zeros for a user
+ * without sessions). The caller has checked that `principal` may read `orgId`.
+ */
+export async function runtimeSummaries(deps: AppDeps, principal: Principal, orgId: string, userIds: readonly string[]): Promise<RuntimeSummaryRow[]> {
+  requireScope(principal, "read");
+  if (userIds.length === 0) return [];
+  const now = deps.clock.now();
+  const pipeline = buildRuntimeSummaryPipeline({
+    orgId,
+    userIds: [...new Set(userIds)],
+    externalUserId: principal.onBehalfOf,
+    monthStart: utcMonthStart(now),
+    now,
+  });
+  const rows = await deps.cols.sessions.aggregate<UserRuntimeSummaryRow>(pipeline).toArray();
+  const byUser = new Map(rows.map(({ user_id, ...summary }) => [user_id, summary]));
+  return userIds.map((u) => byUser.get(u) ?? NONE);
+}
 
 export async function getRuntimeSummary(deps: AppDeps, principal: Principal, org: string): Promise<RuntimeSummaryRow> {
   // Another org's usage (or one that does not exist) is simply not there for this key.
   if (principal.orgId === null || principal.orgId !== org) throw notFound(`Organization '${org}' not found`);
   requireScope(principal, "read");
-  const now = deps.clock.now();
-  const pipeline = buildRuntimeSummaryPipeline({
-    orgId: principal.orgId,
-    userId: principal.userId,
-    externalUserId: principal.onBehalfOf,
-    monthStart: utcMonthStart(now),
-    now,
-  });
-  const [row] = await deps.cols.sessions.aggregate<RuntimeSummaryRow>(pipeline).toArray();
-  return row ?? NONE;
+  const [summary] = await runtimeSummaries(deps, principal, principal.orgId, [principal.userId]);
+  return summary!;
 }

@@ -8,6 +8,8 @@ import type { AppDeps } from "../deps.js";
 import { badInput, forbidden, type InputIssue, notFound } from "../errors.js";
 import { MAX_TAGS, RESERVED_TAG_PREFIX, TAG_KEY } from "../ingest/events.js";
 import { buildTagKeysPipeline } from "../pipelines/sandboxes.js";
+import { buildSandboxQuantitiesPipeline, type Quantities } from "../pipelines/usageAggregate.js";
+import { AGGREGATE_WINDOW, parseWindow, type WindowRequest } from "./window.js";
 
 export type TagPair = { key: string; value: string };
 
@@ -32,15 +34,56 @@ export function sandboxOrg(p: Principal): string {
 }
 
 /**
- * The caller's sandbox, or null when it is unknown in the caller's org (another org's sandbox is
- * as unknown as a missing one). Under X-On-Behalf-Of only sandboxes that user ran are visible.
+ * The caller's sandboxes among `ids`, by id, in one `find` (plus one `distinct` under
+ * X-On-Behalf-Of, where only sandboxes that user ran are visible). Another org's sandbox is as
+ * unknown as a missing one.
  */
-export async function findSandbox(cols: Collections, p: Principal, sandboxId: string): Promise<SandboxDoc | null> {
+export async function findSandboxesById(cols: Collections, p: Principal, ids: readonly string[]): Promise<Map<string, SandboxDoc>> {
   const orgId = sandboxOrg(p);
-  const doc = await cols.sandboxes.findOne({ _id: sandboxKey(orgId, sandboxId) });
-  if (!doc || p.onBehalfOf === null) return doc;
-  const ran = await cols.sessions.findOne({ org_id: orgId, sandbox_id: sandboxId, external_user_id: p.onBehalfOf }, { projection: { _id: 1 } });
-  return ran ? doc : null;
+  const keys = [...new Set(ids)].map((id) => sandboxKey(orgId, id));
+  let docs = await cols.sandboxes.find({ _id: keys.length === 1 ? keys[0]! : { $in: keys } }).toArray();
+  if (p.onBehalfOf !== null && docs.length > 0) {
+    const ran = new Set(
+      await cols.sessions.distinct("sandbox_id", { org_id: orgId, sandbox_id: { $in: docs.map((d) => d.sandbox_id) }, external_user_id: p.onBehalfOf }),
+    );
+    docs = docs.filter((d) => ran.has(d.sandbox_id));
+  }
+  return new Map(docs.map((d) => [d.sandbox_id, d]));
+}
+
+/** The caller's sandbox, or null when it is unknown in the caller's org. */
+export async function findSandbox(cols: Collections, p: Principal, sandboxId: string): Promise<SandboxDoc | null> {
+  return (await findSandboxesById(cols, p, [sandboxId])).get(sandboxId) ?? null;
+}
+
+/** A sandbox this service has no events for: no alias, no tags, and (so) no usage. */
+export const unknownSandbox = (orgId: string, sandboxId: string): SandboxDoc => ({
+  _id: sandboxKey(orgId, sandboxId),
+  org_id: orgId,
+  sandbox_id: sandboxId,
+  tags: [],
+  tags_updated_at: null,
+});
+
+/**
+ * Memory and disk-overage GiB-seconds of several sandboxes of one org over a window (the
+ * aggregator's window rules), in the order given, in one aggregation.
+ */
+export async function sandboxQuantities(deps: AppDeps, p: Principal, sandboxes: readonly SandboxDoc[], request: WindowRequest): Promise<Quantities[]> {
+  requireScope(p, "read");
+  const now = deps.clock.now();
+  const window = parseWindow(request, now, AGGREGATE_WINDOW);
+  if (sandboxes.length === 0) return [];
+  const pipeline = buildSandboxQuantitiesPipeline({
+    orgId: sandboxOrg(p),
+    sandboxIds: [...new Set(sandboxes.map((s) => s.sandbox_id))],
+    window,
+    now,
+    externalUserId: p.onBehalfOf,
+  });
+  const rows = await deps.cols.sessions.aggregate<Quantities & { _id: string }>(pipeline).toArray();
+  const byId = new Map(rows.map(({ _id, ...q }) => [_id, q]));
+  return sandboxes.map((s) => byId.get(s.sandbox_id) ?? { memoryGbSeconds: 0, diskOverageGbSeconds: 0 });
 }
 
 export async function requireSandbox(cols: Collections, p: Principal, sandboxId: string): Promise<SandboxDoc> {

@@ -18,10 +18,9 @@ import {
   type TagRow,
   type UsageAggregateRow,
 } from "../pipelines/usageAggregate.js";
-import { parseWindow } from "./memoryUsage.js";
+import { AGGREGATE_WINDOW, parseWindow } from "./window.js";
 import { sandboxOrg, type TagPair } from "./sandboxes.js";
 
-export const AGGREGATE_WINDOW = { defaultMs: 30 * 24 * 60 * 60 * 1000, maxDays: 90 } as const;
 export const AGGREGATE_LIMIT = { default: 50, max: 500 } as const;
 
 export interface UsageAggregateRequest {

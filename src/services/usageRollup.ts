@@ -6,9 +6,16 @@
 import { type Principal, requireScope } from "../auth/principal.js";
 import type { AppDeps } from "../deps.js";
 import { badInput, forbidden, type InputIssue } from "../errors.js";
-import { buildUsageRollupPipeline, ROLLUP_GROUP_KEYS, type RollupGroupKey, type UsageRollupRow, type Window } from "../pipelines/runtime.js";
+import {
+  buildUsageRollupPipeline,
+  type OrgUsageRollupRow,
+  ROLLUP_GROUP_KEYS,
+  type RollupGroupKey,
+  type UsageRollupRow,
+  type Window,
+} from "../pipelines/runtime.js";
 import { addDays, nextUtcMidnight, parseIsoInstant, utcMonthStart } from "../time.js";
-import { pricesFor } from "./prices.js";
+import { DEFAULT_PRICES } from "./prices.js";
 
 export const ROLLUP_PERIODS = ["7d", "30d", "mtd", "month-to-date", "custom"] as const;
 type Period = "7d" | "30d" | "mtd" | "custom";
@@ -30,7 +37,7 @@ export interface UsageRollupReport {
   rows: UsageRollupRow[];
 }
 
-interface Validated {
+export interface Validated {
   groupBy: RollupGroupKey;
   period: Period;
   start: Date | null;
@@ -83,6 +90,38 @@ export function periodWindow(v: Pick<Validated, "period" | "start" | "end">, now
   }
 }
 
+/** Validates a rollup request (every problem listed, with MIOSA's codes as issue types). */
+export function validateRollupRequest(request: UsageRollupRequest, loc: Array<string | number> = []): Validated {
+  return validate(request, loc);
+}
+
+/**
+ * Rollups of several orgs in one aggregation (each at its own price table), in the order given.
+ * The caller has checked that `principal` may read every one of `orgIds`.
+ */
+export async function usageRollups(deps: AppDeps, principal: Principal, orgIds: readonly string[], v: Validated): Promise<UsageRollupReport[]> {
+  requireScope(principal, "read");
+  if (orgIds.length === 0) return [];
+  const now = deps.clock.now();
+  const window = periodWindow(v, now);
+  const pipeline = buildUsageRollupPipeline({
+    orgIds: [...new Set(orgIds)],
+    groupBy: v.groupBy,
+    window,
+    now,
+    defaultPrices: DEFAULT_PRICES,
+    externalUserId: principal.onBehalfOf,
+  });
+  const rows = await deps.cols.sessions.aggregate<OrgUsageRollupRow>(pipeline).toArray();
+  const byOrg = new Map<string, UsageRollupRow[]>();
+  for (const { org_id, ...row } of rows) {
+    const list = byOrg.get(org_id);
+    if (list) list.push(row);
+    else byOrg.set(org_id, [row]);
+  }
+  return orgIds.map((org) => ({ groupBy: v.groupBy, periodStart: window.from, periodEnd: window.to, rows: byOrg.get(org) ?? [] }));
+}
+
 export async function getUsageRollup(
   deps: AppDeps,
   principal: Principal,
@@ -92,10 +131,6 @@ export async function getUsageRollup(
   const v = validate(request, opts.loc ?? []);
   requireScope(principal, "read");
   if (principal.orgId === null) throw forbidden("This key belongs to no organization; the usage rollup is per organization");
-  const now = deps.clock.now();
-  const window = periodWindow(v, now);
-  const prices = await pricesFor(deps.cols, principal.orgId);
-  const pipeline = buildUsageRollupPipeline({ orgId: principal.orgId, groupBy: v.groupBy, window, now, prices, externalUserId: principal.onBehalfOf });
-  const rows = await deps.cols.sessions.aggregate<UsageRollupRow>(pipeline).toArray();
-  return { groupBy: v.groupBy, periodStart: window.from, periodEnd: window.to, rows };
+  const [report] = await usageRollups(deps, principal, [principal.orgId], v);
+  return report!;
 }

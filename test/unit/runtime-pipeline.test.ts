@@ -14,22 +14,24 @@ describe("runtime pipelines", () => {
   });
 
   it("lead the rollup with a $match on the fields of its index, and only sessions overlapping the window", () => {
-    const [first] = buildUsageRollupPipeline({ orgId: "acme", groupBy: "workspace_id", window, now, prices, externalUserId: null });
+    const [first] = buildUsageRollupPipeline({ orgIds: ["acme"], groupBy: "workspace_id", window, now, defaultPrices: prices, externalUserId: null });
     expect(USAGE_ROLLUP_INDEX.byOrg).toBe(INDEXES.sessionsByOrgStart);
     expect(first).toEqual({
       $match: { org_id: "acme", started_at: { $lt: window.to }, $or: [{ ended_at: { $gte: window.from } }, { ended_at: null }] },
     });
   });
 
-  it("narrow to the external user under X-On-Behalf-Of and pass prices as literals, not user input", () => {
-    const pipeline = buildUsageRollupPipeline({ orgId: "acme", groupBy: "external_user_id", window, now, prices, externalUserId: "ext-1" });
+  it("narrow to the external user under X-On-Behalf-Of, join each org's prices with literal defaults, sort per org", () => {
+    const pipeline = buildUsageRollupPipeline({ orgIds: ["acme", "globex"], groupBy: "external_user_id", window, now, defaultPrices: prices, externalUserId: "ext-1" });
     expect(pipeline[0]!.$match.external_user_id).toBe("ext-1");
-    expect(JSON.stringify(pipeline)).toContain("0.014");
-    expect(pipeline.at(-1)).toEqual({ $sort: { credit_cents: -1, key: 1 } });
+    expect(pipeline[0]!.$match.org_id).toEqual({ $in: ["acme", "globex"] });
+    expect(pipeline).toContainEqual({ $lookup: { from: "prices", localField: "org_id", foreignField: "_id", as: "price" } });
+    expect(JSON.stringify(pipeline)).toContain('{"$ifNull":["$price.storage_gb_hour_cents",0.014]}');
+    expect(pipeline.at(-1)).toEqual({ $sort: { org_id: 1, credit_cents: -1, key: 1 } });
   });
 
-  it("scope the summary to one user in one org, started before now", () => {
-    const [first] = buildRuntimeSummaryPipeline({ orgId: "acme", userId: "alice", externalUserId: null, monthStart: new Date("2026-05-01T00:00:00Z"), now });
+  it("scope the summary to the users asked for in one org, started before now", () => {
+    const [first] = buildRuntimeSummaryPipeline({ orgId: "acme", userIds: ["alice"], externalUserId: null, monthStart: new Date("2026-05-01T00:00:00Z"), now });
     expect(first).toEqual({ $match: { org_id: "acme", user_id: "alice", started_at: { $lt: now } } });
   });
 });

@@ -1,15 +1,18 @@
 import type { SandboxResolvers, UsageAggregateResolvers, UsageItemResolvers } from "../../__generated__/resolvers-types.js";
-import { memoryUsageOf } from "../../services/memoryUsage.js";
-import { findSandbox, tagsOf } from "../../services/sandboxes.js";
+import { tagsOf } from "../../services/sandboxes.js";
 
-/** A sandbox of the caller's org (its stored document); its memory series is the REST endpoint's. */
+/**
+ * A sandbox of the caller's org (its stored document). References and usage fields go through
+ * the request's loaders, so N sandboxes cost one command per field.
+ */
 export const Sandbox: SandboxResolvers = {
-  __resolveReference: async (ref, ctx) => findSandbox(ctx.deps.cols, await ctx.principal(), ref.id),
+  __resolveReference: (ref, ctx) => ctx.loaders.sandbox().load(ref.id),
   id: (s) => s.sandbox_id,
   alias: (s) => s.alias ?? null,
   tags: (s) => tagsOf(s).tags,
   tagsLastUpdatedAt: (s) => tagsOf(s).tagsLastUpdatedAt,
-  memoryUsage: async (s, args, ctx) => memoryUsageOf(ctx.deps, await ctx.principal(), s, args),
+  memoryUsage: (s, args, ctx) => ctx.loaders.memoryUsage({ from: args.from, to: args.to }).load(s),
+  usage: (s, args, ctx) => ctx.loaders.sandboxUsage({ from: args.from, to: args.to }).load(s),
 };
 
 export const UsageAggregate: UsageAggregateResolvers = {

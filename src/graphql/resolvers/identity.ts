@@ -1,10 +1,18 @@
 import type { OrganizationResolvers, UserResolvers } from "../../__generated__/resolvers-types.js";
 
-/** Identity entities: this subgraph knows them by id only; their usage fields live with usage. */
+/**
+ * Identity entities: this subgraph knows them by id only (a reference needs no database), and
+ * answers their usage fields in batches through the request's loaders.
+ */
 export const Organization: OrganizationResolvers = {
   __resolveReference: (ref) => ({ id: ref.id }),
+  usageRollup: (org, args, ctx) =>
+    ctx.loaders
+      .orgRollup({ group_by: args.groupBy ?? undefined, period: args.period ?? undefined, start: args.start ?? undefined, end: args.end ?? undefined })
+      .load(org.id),
 };
 
 export const User: UserResolvers = {
   __resolveReference: (ref) => ({ id: ref.id }),
+  runtimeSummary: (user, _args, ctx) => ctx.loaders.runtimeSummary().load(user.id),
 };
