@@ -19,3 +19,11 @@ export function loadTypeDefs(): string {
 export function buildSchema(): GraphQLSchema {
   return buildSubgraphSchema({ typeDefs: parse(loadTypeDefs()), resolvers: resolvers as GraphQLResolverMap<unknown> });
 }
+
+/** The subgraph SDL exactly as `_service { sdl }` serves it (what a router composes). */
+export function subgraphSdl(): string {
+  // Asked of the `_service` resolver itself, so it is the served text byte for byte.
+  const service = buildSchema().getQueryType()?.getFields()._service?.resolve?.(undefined, {}, undefined, undefined as never) as { sdl?: unknown } | undefined;
+  if (typeof service?.sdl !== "string") throw new Error("the subgraph schema has no _service { sdl }");
+  return service.sdl;
+}

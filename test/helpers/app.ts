@@ -28,8 +28,8 @@ export interface GraphQLResponse {
   body: { data?: Record<string, any> | null; errors?: Array<{ message: string; extensions?: Record<string, any> }> };
 }
 
-export async function startTestApp(opts: { clock?: Clock; env?: Record<string, string>; label?: string } = {}): Promise<TestApp> {
-  const mongo = await startTestMongo(opts.label ?? "app");
+export async function startTestApp(opts: { clock?: Clock; env?: Record<string, string>; label?: string; monitorCommands?: boolean } = {}): Promise<TestApp> {
+  const mongo = await startTestMongo(opts.label ?? "app", { monitorCommands: opts.monitorCommands });
   const config: Config = loadConfig({ LOG_LEVEL: "silent", BOOTSTRAP_ADMIN_KEY: BOOTSTRAP_KEY, DEMO_DATA: "false", ...opts.env });
   await ensureIndexes(mongo.db);
   const deps: AppDeps = { config, client: mongo.client, db: mongo.db, cols: collections(mongo.db), clock: opts.clock ?? systemClock, pageTokens: new PageTokens(config.PAGE_TOKEN_SECRET) };

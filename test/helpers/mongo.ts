@@ -18,11 +18,12 @@ export interface TestMongo {
   close(): Promise<void>;
 }
 
-export async function startTestMongo(label = "t"): Promise<TestMongo> {
+/** `monitorCommands`: the client emits commandStarted/… events, for tests that count database round trips. */
+export async function startTestMongo(label = "t", opts: { monitorCommands?: boolean } = {}): Promise<TestMongo> {
   const external = process.env.TEST_MONGODB_URI;
   const embedded = external ? null : await startEmbeddedMongo();
   const uri = external ?? embedded!.uri;
-  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5_000 });
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5_000, monitorCommands: opts.monitorCommands ?? false });
   await client.connect();
   const dbName = `test_${label}_${randomUUID().slice(0, 8)}`;
   const db = client.db(dbName);
