@@ -36,6 +36,15 @@ const EnvSchema = z.object({
    * each process makes a random one, so tokens do not survive a restart.
    */
   PAGE_TOKEN_SECRET: z.preprocess(emptyToUndefined, z.string().min(16, "must be at least 16 characters").optional()),
+  /** Requests per key (or per client address without one) per RATE_LIMIT_WINDOW_MS; 0 turns limiting off. */
+  RATE_LIMIT_MAX: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).default(1200)),
+  RATE_LIMIT_WINDOW_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1000).max(3_600_000).default(60_000)),
+  /** GraphQL operations deeper than this (fields nested in fields) are refused before they run. */
+  GRAPHQL_MAX_DEPTH: z.preprocess(emptyToUndefined, z.coerce.number().int().min(2).max(100).default(12)),
+  /** GraphQL operations whose static cost (graphql-armor's cost model) exceeds this are refused. */
+  GRAPHQL_MAX_COST: z.preprocess(emptyToUndefined, z.coerce.number().int().min(10).default(5000)),
+  /** Time budget of every database operation (the driver's timeoutMS; the server gets maxTimeMS): over it, 504. */
+  QUERY_TIMEOUT_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(50).max(600_000).default(15_000)),
   /** With the embedded server: load the demo data set at start (default true). */
   DEMO_DATA: z.preprocess(emptyToUndefined, z.enum(["true", "false"]).default("true")).transform((v) => v === "true"),
 });

@@ -2,7 +2,7 @@
  * Domain errors, raised by services and rendered by each surface in its own envelope: REST
  * adapters map them to their vendor's JSON, GraphQL to `extensions.code` (one function each).
  */
-import { MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoTopologyClosedError } from "mongodb";
+import { MongoNetworkError, MongoOperationTimeoutError, MongoServerError, MongoServerSelectionError, MongoTopologyClosedError } from "mongodb";
 
 /** One problem with one input, located as FastAPI does: e.g. ["body", "events", 3, "timestamp"]. */
 export interface InputIssue {
@@ -42,6 +42,7 @@ export const badInput = (message: string, issues: InputIssue[] = [], status?: nu
 export const unauthenticated = (message = "Missing or invalid API key") => new AppError("UNAUTHENTICATED", message);
 export const forbidden = (message: string) => new AppError("FORBIDDEN", message);
 export const notFound = (message: string) => new AppError("NOT_FOUND", message);
+export const rateLimited = (message: string) => new AppError("RATE_LIMITED", message);
 
 /**
  * Any thrown value as an AppError: the database being unreachable is 503, a query over its time
@@ -52,7 +53,8 @@ export function asAppError(err: unknown): AppError | null {
   if (err instanceof MongoServerSelectionError || err instanceof MongoNetworkError || err instanceof MongoTopologyClosedError) {
     return new AppError("UNAVAILABLE", "The usage database is unavailable; retry shortly");
   }
-  if (err instanceof MongoServerError && err.code === 50) {
+  // 50: MaxTimeMSExpired (the server stopped it); the driver's own timeout (timeoutMS) likewise.
+  if ((err instanceof MongoServerError && err.code === 50) || err instanceof MongoOperationTimeoutError) {
     return new AppError("TIMEOUT", "The query exceeded its time budget");
   }
   return null;

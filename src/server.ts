@@ -3,17 +3,23 @@
  * its landing page) and the REST adapters on the same port — without listening, so tests drive
  * it with `inject` or on an ephemeral port.
  */
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { ApolloServer } from "@apollo/server";
 import { ApolloServerPluginLandingPageLocalDefault } from "@apollo/server/plugin/landingPage/default";
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from "@as-integrations/fastify";
-import Fastify, { type FastifyInstance } from "fastify";
+import { costLimitRule } from "@escape.tech/graphql-armor-cost-limit";
+import { maxDepthRule } from "@escape.tech/graphql-armor-max-depth";
+import rateLimit from "@fastify/rate-limit";
+import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import type { GraphQLError, ValidationContext } from "graphql";
 import { authenticate, type Principal, presentedKey } from "./auth/principal.js";
 import type { AppDeps } from "./deps.js";
 import type { GraphQLContext } from "./graphql/context.js";
-import { formatError, httpStatusPlugin } from "./graphql/errors.js";
+import { asAppError, rateLimited } from "./errors.js";
+import { formatError, graphqlErrorBody, httpStatusPlugin } from "./graphql/errors.js";
 import { Loaders } from "./graphql/loaders.js";
 import { buildSchema } from "./graphql/schema.js";
+import { fromFastifyError } from "./rest/errors.js";
 import { healthRoutes } from "./rest/health.js";
 import { dreadnodeRoutes } from "./rest/dreadnode.js";
 import { miosaRoutes } from "./rest/miosa.js";
@@ -22,6 +28,12 @@ import { openComputerRoutes } from "./rest/opencomputer.js";
 import { platformRoutes } from "./rest/platform.js";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** graphql-armor rules throw by default, which Apollo would answer as a 500. */
+const reportNotThrow = {
+  propagateOnRejection: false,
+  onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)],
+};
 
 export interface BuiltServer {
   app: FastifyInstance;
@@ -53,6 +65,30 @@ export async function buildServer(deps: AppDeps): Promise<BuiltServer> {
     return payload;
   });
   app.setNotFoundHandler((_request, reply) => reply.status(404).send({ detail: "Not Found" }));
+  // Root routes (/graphql, health): errors raised before a handler (rate limit, body parsing) in
+  // GraphQL's shape for /graphql; each REST adapter renders its own in its scope.
+  app.setErrorHandler((err, request, reply) => {
+    const known = asAppError(err) ?? fromFastifyError(err as FastifyError);
+    if (!known) request.log.error({ err }, "unhandled error");
+    const status = known?.status ?? 500;
+    const message = known?.message ?? "Internal server error";
+    return reply.status(status).send(request.url.startsWith("/graphql") ? graphqlErrorBody(known, message) : { detail: message });
+  });
+
+  if (deps.config.RATE_LIMIT_MAX > 0) {
+    await app.register(rateLimit, {
+      max: deps.config.RATE_LIMIT_MAX,
+      timeWindow: deps.config.RATE_LIMIT_WINDOW_MS,
+      // Per API key (hashed: the secret never becomes a map key or a log field), else per address.
+      keyGenerator: (request) => {
+        const key = presentedKey(request.headers, { bearer: true, apiKeyHeader: true });
+        return key ? `key:${createHash("sha256").update(key).digest("hex").slice(0, 32)}` : `ip:${request.ip}`;
+      },
+      allowList: (request) => request.url === "/healthz" || request.url === "/readyz",
+      errorResponseBuilder: (_request, context) =>
+        rateLimited(`Rate limit exceeded: at most ${context.max} requests per ${context.after}; retry in ${Math.ceil(context.ttl / 1000)} s`),
+    });
+  }
 
   const apollo = new ApolloServer<GraphQLContext>({
     schema: buildSchema(),
@@ -60,6 +96,12 @@ export async function buildServer(deps: AppDeps): Promise<BuiltServer> {
     // Apollo's own messages go to the same structured JSON log as every request.
     logger: app.log,
     formatError,
+    // Refused before execution: operations nested too deep or too costly (introspection exempt).
+    // Rejections are reported as validation errors (400 GRAPHQL_VALIDATION_FAILED), not thrown.
+    validationRules: [
+      maxDepthRule({ n: deps.config.GRAPHQL_MAX_DEPTH, ignoreIntrospection: true, ...reportNotThrow }),
+      costLimitRule({ maxCost: deps.config.GRAPHQL_MAX_COST, ignoreIntrospection: true, ...reportNotThrow }),
+    ],
     plugins: [
       fastifyApolloDrainPlugin(app),
       ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),

@@ -53,3 +53,8 @@ export const httpStatusPlugin: ApolloServerPlugin = {
     };
   },
 };
+
+/** A GraphQL response body for an error raised outside execution (rate limit, body parsing). */
+export function graphqlErrorBody(err: AppError | null, message: string) {
+  return { errors: [{ message, extensions: { code: err ? CODE[err.kind] : "BAD_REQUEST" } }] };
+}

@@ -20,6 +20,7 @@ export function fromFastifyError(err: FastifyError): AppError | null {
   if (err instanceof SyntaxError || (err.statusCode === 400 && /JSON|prototype|constructor/i.test(err.message))) {
     return new AppError("BAD_USER_INPUT", "Request body is not valid JSON", [{ loc: ["body"], msg: `JSON decode error: ${err.message}`, type: "json_invalid" }]);
   }
+  if (err.statusCode === 429) return new AppError("RATE_LIMITED", err.message);
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
     return new AppError("BAD_USER_INPUT", err.message, [], err.statusCode);
   }

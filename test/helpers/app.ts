@@ -30,7 +30,8 @@ export interface GraphQLResponse {
 
 export async function startTestApp(opts: { clock?: Clock; env?: Record<string, string>; label?: string; monitorCommands?: boolean } = {}): Promise<TestApp> {
   const mongo = await startTestMongo(opts.label ?? "app", { monitorCommands: opts.monitorCommands });
-  const config: Config = loadConfig({ LOG_LEVEL: "silent", BOOTSTRAP_ADMIN_KEY: BOOTSTRAP_KEY, DEMO_DATA: "false", ...opts.env });
+  // Rate limiting is off unless a test turns it on: suites send hundreds of requests with one key.
+  const config: Config = loadConfig({ LOG_LEVEL: "silent", BOOTSTRAP_ADMIN_KEY: BOOTSTRAP_KEY, DEMO_DATA: "false", RATE_LIMIT_MAX: "0", ...opts.env });
   await ensureIndexes(mongo.db);
   const deps: AppDeps = { config, client: mongo.client, db: mongo.db, cols: collections(mongo.db), clock: opts.clock ?? systemClock, pageTokens: new PageTokens(config.PAGE_TOKEN_SECRET) };
   const { app } = await buildServer(deps);
