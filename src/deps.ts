@@ -13,3 +13,9 @@ export interface AppDeps {
   clock: Clock;
   pageTokens: PageTokens;
 }
+
+/**
+ * Options for every usage query: its time budget (QUERY_TIMEOUT_MS) as the server's maxTimeMS, so a
+ * query over it is stopped by the database and answered 504, and big sorts may use disk.
+ */
+export const queryOptions = (deps: AppDeps) => ({ maxTimeMS: deps.config.QUERY_TIMEOUT_MS, allowDiskUse: true });

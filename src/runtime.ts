@@ -25,7 +25,7 @@ export async function startService(config: Config, opts: { clock?: Clock } = {})
   const clock = opts.clock ?? systemClock;
   const embedded = config.MONGODB_URI ? null : await startEmbeddedMongo();
   const uri = config.MONGODB_URI ?? embedded!.uri;
-  const database = await connectDatabase(uri, config.MONGODB_DB, { timeoutMS: config.QUERY_TIMEOUT_MS });
+  const database = await connectDatabase(uri, config.MONGODB_DB);
   const deps: AppDeps = { config, ...database, clock, pageTokens: new PageTokens(config.PAGE_TOKEN_SECRET) };
 
   let demo: RunningService["demo"] = null;

@@ -8,18 +8,12 @@ export interface Database {
   cols: Collections;
 }
 
-export interface ConnectOptions {
-  /** The time budget of every operation (the driver's client-side timeoutMS, sent as maxTimeMS). */
-  timeoutMS?: number;
-}
-
-export async function connectDatabase(uri: string, dbName: string, opts: ConnectOptions = {}): Promise<Database> {
+export async function connectDatabase(uri: string, dbName: string): Promise<Database> {
   const client = new MongoClient(uri, {
     appName: "usage-subgraph",
     // Fail fast when the database is away: requests answer 503 instead of hanging.
     serverSelectionTimeoutMS: 3_000,
     connectTimeoutMS: 3_000,
-    ...(opts.timeoutMS !== undefined && { timeoutMS: opts.timeoutMS }),
   });
   await client.connect();
   const db = client.db(dbName);

@@ -3,7 +3,7 @@
  * `Query.sandboxUsageSummary`): the calling key's user, in the key's own org only.
  */
 import { type Principal, requireScope } from "../auth/principal.js";
-import type { AppDeps } from "../deps.js";
+import { type AppDeps, queryOptions } from "../deps.js";
 import { notFound } from "../errors.js";
 import { buildRuntimeSummaryPipeline, type RuntimeSummaryRow, type UserRuntimeSummaryRow } from "../pipelines/runtime.js";
 import { utcMonthStart } from "../time.js";
@@ -25,7 +25,7 @@ export async function runtimeSummaries(deps: AppDeps, principal: Principal, orgI
     monthStart: utcMonthStart(now),
     now,
   });
-  const rows = await deps.cols.sessions.aggregate<UserRuntimeSummaryRow>(pipeline).toArray();
+  const rows = await deps.cols.sessions.aggregate<UserRuntimeSummaryRow>(pipeline, queryOptions(deps)).toArray();
   const byUser = new Map(rows.map(({ user_id, ...summary }) => [user_id, summary]));
   return userIds.map((u) => byUser.get(u) ?? NONE);
 }

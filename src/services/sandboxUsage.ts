@@ -6,7 +6,7 @@
 import type { Principal } from "../auth/principal.js";
 import { requireScope } from "../auth/principal.js";
 import { OrgId } from "../auth/keys.js";
-import type { AppDeps } from "../deps.js";
+import { type AppDeps, queryOptions } from "../deps.js";
 import { badInput, type InputIssue } from "../errors.js";
 import {
   BUCKET_WIDTHS,
@@ -191,7 +191,7 @@ export async function getSandboxUsage(
     firstBucket: new Date(firstBucket * 1000),
     endBucket: new Date(endBucket * 1000),
   });
-  const rows = await deps.cols.usageEvents.aggregate<{ start: Date; results?: SandboxUsageResultJson[] }>(pipeline).toArray();
+  const rows = await deps.cols.usageEvents.aggregate<{ start: Date; results?: SandboxUsageResultJson[] }>(pipeline, queryOptions(deps)).toArray();
   // The pipeline's $densify returns every bucket of the page, empty ones without `results`.
   const data: SandboxUsageBucketJson[] = rows.map((row) => {
     const start = Math.round(row.start.getTime() / 1000);

@@ -4,7 +4,7 @@
  */
 import { type Principal, requireScope } from "../auth/principal.js";
 import { type Collections, type SandboxDoc, sandboxKey } from "../db/collections.js";
-import type { AppDeps } from "../deps.js";
+import { type AppDeps, queryOptions } from "../deps.js";
 import { badInput, forbidden, type InputIssue, notFound } from "../errors.js";
 import { MAX_TAGS, RESERVED_TAG_PREFIX, TAG_KEY } from "../ingest/events.js";
 import { buildTagKeysPipeline } from "../pipelines/sandboxes.js";
@@ -81,7 +81,7 @@ export async function sandboxQuantities(deps: AppDeps, p: Principal, sandboxes: 
     now,
     externalUserId: p.onBehalfOf,
   });
-  const rows = await deps.cols.sessions.aggregate<Quantities & { _id: string }>(pipeline).toArray();
+  const rows = await deps.cols.sessions.aggregate<Quantities & { _id: string }>(pipeline, queryOptions(deps)).toArray();
   const byId = new Map(rows.map(({ _id, ...q }) => [_id, q]));
   return sandboxes.map((s) => byId.get(s.sandbox_id) ?? { memoryGbSeconds: 0, diskOverageGbSeconds: 0 });
 }
@@ -141,7 +141,7 @@ export async function setSandboxTags(deps: AppDeps, p: Principal, sandboxId: str
 /** Every tag key on the caller's org's sandboxes, with how many sandboxes and distinct values carry it. */
 export async function listTagKeys(deps: AppDeps, p: Principal): Promise<TagKeyStats[]> {
   requireScope(p, "read");
-  return deps.cols.sandboxes.aggregate<TagKeyStats>(buildTagKeysPipeline(sandboxOrg(p))).toArray();
+  return deps.cols.sandboxes.aggregate<TagKeyStats>(buildTagKeysPipeline(sandboxOrg(p)), queryOptions(deps)).toArray();
 }
 
 /** Tag pairs as OpenComputer's JSON object (keys in sorted order). */

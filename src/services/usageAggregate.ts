@@ -3,7 +3,7 @@
  * (every problem a 400), paging by an opaque keyset cursor that pins the window it was issued for.
  */
 import { type Principal, requireScope } from "../auth/principal.js";
-import type { AppDeps } from "../deps.js";
+import { type AppDeps, queryOptions } from "../deps.js";
 import { badInput, type InputIssue } from "../errors.js";
 import { TAG_KEY } from "../ingest/events.js";
 import {
@@ -152,7 +152,7 @@ export async function getUsageAggregate(deps: AppDeps, p: Principal, r: UsageAgg
     limit: v.limit,
     after,
   });
-  const [row] = await deps.cols.sessions.aggregate<UsageAggregateRow<SandboxRow | TagRow>>(pipeline, { allowDiskUse: true }).toArray();
+  const [row] = await deps.cols.sessions.aggregate<UsageAggregateRow<SandboxRow | TagRow>>(pipeline, queryOptions(deps)).toArray();
   const rows = row?.items ?? [];
   const page = rows.slice(0, v.limit);
   const last = page[page.length - 1];

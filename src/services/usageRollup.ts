@@ -4,7 +4,7 @@
  * validated here once; errors carry MIOSA's codes as their issue `type`.
  */
 import { type Principal, requireScope } from "../auth/principal.js";
-import type { AppDeps } from "../deps.js";
+import { type AppDeps, queryOptions } from "../deps.js";
 import { badInput, forbidden, type InputIssue } from "../errors.js";
 import {
   buildUsageRollupPipeline,
@@ -112,7 +112,7 @@ export async function usageRollups(deps: AppDeps, principal: Principal, orgIds: 
     defaultPrices: DEFAULT_PRICES,
     externalUserId: principal.onBehalfOf,
   });
-  const rows = await deps.cols.sessions.aggregate<OrgUsageRollupRow>(pipeline).toArray();
+  const rows = await deps.cols.sessions.aggregate<OrgUsageRollupRow>(pipeline, queryOptions(deps)).toArray();
   const byOrg = new Map<string, UsageRollupRow[]>();
   for (const { org_id, ...row } of rows) {
     const list = byOrg.get(org_id);

@@ -28,7 +28,15 @@ export interface GraphQLResponse {
   body: { data?: Record<string, any> | null; errors?: Array<{ message: string; extensions?: Record<string, any> }> };
 }
 
-export async function startTestApp(opts: { clock?: Clock; env?: Record<string, string>; label?: string; monitorCommands?: boolean } = {}): Promise<TestApp> {
+export interface TestAppOptions {
+  clock?: Clock;
+  env?: Record<string, string>;
+  label?: string;
+  /** The driver emits command events (see commands.ts). */
+  monitorCommands?: boolean;
+}
+
+export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
   const mongo = await startTestMongo(opts.label ?? "app", { monitorCommands: opts.monitorCommands });
   // Rate limiting is off unless a test turns it on: suites send hundreds of requests with one key.
   const config: Config = loadConfig({ LOG_LEVEL: "silent", BOOTSTRAP_ADMIN_KEY: BOOTSTRAP_KEY, DEMO_DATA: "false", RATE_LIMIT_MAX: "0", ...opts.env });

@@ -6,7 +6,7 @@
 import { Collection, withId } from "./collection.js";
 import { compareValues } from "./compare.js";
 import { badValue, ErrorCodes, MongoCommandError } from "./errors.js";
-import { newAggregator, pipelineWritesNested } from "./mingo-options.js";
+import { DEADLINE_STAGE, newAggregator, pipelineWritesNested } from "./mingo-options.js";
 import { cloneDoc, type Doc, isPlainObject, valuesAtPath } from "./paths.js";
 import type { Store } from "./store.js";
 import { applyUpdate } from "./update.js";
@@ -17,6 +17,46 @@ export interface PipelineRequest {
   collection: string | null;
   pipeline: Doc[];
   variables?: Doc;
+  /** `Date.now()` past which the pipeline fails with MaxTimeMSExpired (from the command's maxTimeMS). */
+  deadline?: number;
+}
+
+/** MongoDB's error when an operation runs past its maxTimeMS. */
+export function maxTimeExpired(): MongoCommandError {
+  return new MongoCommandError(ErrorCodes.MaxTimeMSExpired, "MaxTimeMSExpired", "operation exceeded time limit");
+}
+
+export function checkDeadline(deadline: number | undefined): void {
+  if (deadline !== undefined && Date.now() > deadline) throw maxTimeExpired();
+}
+
+/** The input documents, checking the deadline as they are pulled through the pipeline. */
+function* withDeadline(docs: Doc[], deadline: number): Generator<Doc> {
+  for (let i = 0; i < docs.length; i++) {
+    if ((i & 255) === 0) checkDeadline(deadline);
+    yield docs[i]!;
+  }
+}
+
+/** Sub-pipelines run by these stages get the same checks (`$lookup` and `$unionWith` as `pipeline`). */
+const SUB_PIPELINE_STAGES = new Set(["$lookup", "$unionWith"]);
+
+/**
+ * The stages with a deadline check after each one (and inside sub-pipelines), so a stage that
+ * multiplies its input (`$unwind`, `$range`, `$densify`) is stopped while the next one pulls from it.
+ */
+export function withDeadlineChecks(stages: Doc[], deadline: number): Doc[] {
+  return stages.flatMap((stage) => {
+    const name = Object.keys(stage)[0]!;
+    let checked = stage;
+    const spec = stage[name];
+    if (SUB_PIPELINE_STAGES.has(name) && isPlainObject(spec) && Array.isArray(spec.pipeline)) {
+      checked = { [name]: { ...spec, pipeline: withDeadlineChecks(spec.pipeline as Doc[], deadline) } };
+    } else if (name === "$facet" && isPlainObject(spec)) {
+      checked = { $facet: Object.fromEntries(Object.entries(spec).map(([k, p]) => [k, Array.isArray(p) ? withDeadlineChecks(p as Doc[], deadline) : p])) };
+    }
+    return [checked, { [DEADLINE_STAGE]: deadline }];
+  });
 }
 
 export function runPipeline(store: Store, req: PipelineRequest): Doc[] {
@@ -59,10 +99,15 @@ export function runPipeline(store: Store, req: PipelineRequest): Doc[] {
     const docs = store.collection(req.db, name)?.allDocs() ?? [];
     return clone ? docs.map(cloneDoc) : docs;
   };
+  checkDeadline(req.deadline);
+  const source = req.deadline === undefined ? input : withDeadline(input, req.deadline);
+  const checked = req.deadline === undefined ? stages : withDeadlineChecks(stages, req.deadline);
   const results =
     stages.length === 0
       ? input
-      : (newAggregator(stages, { collectionResolver: resolver, variables: req.variables }).run(input) as Doc[]);
+      : (newAggregator(checked, { collectionResolver: resolver, variables: req.variables }).run(source) as Doc[]);
+  // Stages that work after their input is consumed ($group, $sort, $densify…) are checked here.
+  checkDeadline(req.deadline);
 
   if (writer) {
     if ("$out" in writer) runOut(store, req.db, writer.$out, results);

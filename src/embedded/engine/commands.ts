@@ -4,7 +4,7 @@
  * MongoCommandError that becomes MongoDB's `{ok: 0, code, codeName, errmsg}`.
  */
 import { Long } from "bson";
-import { runPipeline } from "./aggregate.js";
+import { checkDeadline, runPipeline } from "./aggregate.js";
 import type { Collection } from "./collection.js";
 import { withId } from "./collection.js";
 import { Cursors, DEFAULT_FIRST_BATCH } from "./cursors.js";
@@ -83,7 +83,15 @@ function shape(docs: Doc[], opts: { sort?: Doc; skip?: number; limit?: number; p
   return hasProjection ? (newQuery({}).find(ordered, opts.projection).all() as Doc[]) : ordered;
 }
 
+/** The deadline of a command with `maxTimeMS` (0 or absent: none), as MongoDB checks it. */
+function deadlineOf(cmd: Doc): number | undefined {
+  const ms = num(cmd.maxTimeMS, 0)!;
+  if (!Number.isInteger(ms) || ms < 0) throw badValue("maxTimeMS must be a non-negative integer");
+  return ms === 0 ? undefined : Date.now() + ms;
+}
+
 function find(ctx: CommandContext, cmd: Doc): Doc {
+  const deadline = deadlineOf(cmd);
   const name = collName(cmd, "find");
   const coll = ctx.store.collection(ctx.db, name);
   const limit = Math.abs(num(cmd.limit, 0)!);
@@ -91,6 +99,7 @@ function find(ctx: CommandContext, cmd: Doc): Doc {
   if (skip < 0) throw badValue("skip value must be non-negative");
   const filter = doc(cmd.filter, "filter");
   const docs = coll ? shape(coll.matchingDocs(filter), { sort: doc(cmd.sort, "sort"), skip, limit, projection: doc(cmd.projection, "projection") }) : [];
+  checkDeadline(deadline);
   const singleBatch = cmd.singleBatch === true || (num(cmd.limit, 0)! < 0);
   return ctx.cursors.start(`${ctx.db}.${name}`, docs, num(cmd.batchSize), singleBatch);
 }
@@ -102,7 +111,8 @@ function aggregate(ctx: CommandContext, cmd: Doc): Doc {
     throw new MongoCommandError(ErrorCodes.FailedToParse, "FailedToParse", "The 'cursor' option is required, except for aggregate with the explain argument");
   }
   const pipeline = cmd.pipeline as Doc[];
-  const results = runPipeline(ctx.store, { db: ctx.db, collection, pipeline, variables: isPlainObject(cmd.let) ? cmd.let : undefined });
+  const deadline = deadlineOf(cmd);
+  const results = runPipeline(ctx.store, { db: ctx.db, collection, pipeline, variables: isPlainObject(cmd.let) ? cmd.let : undefined, deadline });
   const cursorOpts = isPlainObject(cmd.cursor) ? cmd.cursor : {};
   return ctx.cursors.start(`${ctx.db}.${collection ?? "$cmd.aggregate"}`, results, num(cursorOpts.batchSize, DEFAULT_FIRST_BATCH));
 }

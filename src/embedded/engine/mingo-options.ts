@@ -19,12 +19,29 @@ import { $dateTrunc } from "./operators/dateTrunc.js";
 import { $densify } from "./operators/densify.js";
 import { $gt, $gte, $lt, $lte, $type } from "./operators/query.js";
 import { $sort } from "./sort.js";
+import { ErrorCodes, MongoCommandError } from "./errors.js";
 import type { Doc } from "./paths.js";
+
+/**
+ * An internal stage the engine inserts after every stage of a pipeline run with maxTimeMS: it
+ * passes documents through and fails with MaxTimeMSExpired (50) once the deadline has passed.
+ */
+export const DEADLINE_STAGE = "$_embeddedDeadline";
+
+function $_embeddedDeadline(collection: { map(fn: (doc: unknown) => unknown): unknown }, deadline: number): unknown {
+  let n = 0;
+  return collection.map((doc) => {
+    if ((n++ & 255) === 0 && Date.now() > deadline) {
+      throw new MongoCommandError(ErrorCodes.MaxTimeMSExpired, "MaxTimeMSExpired", "operation exceeded time limit");
+    }
+    return doc;
+  });
+}
 
 const CONTEXT = Context.init({
   accumulator,
   expression: { ...expression, ...comparison, $dateTrunc },
-  pipeline: { ...pipeline, $sort, $densify },
+  pipeline: { ...pipeline, $sort, $densify, [DEADLINE_STAGE]: $_embeddedDeadline },
   projection,
   query: { ...query, $gt, $gte, $lt, $lte, $type },
   window,
