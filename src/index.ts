@@ -35,7 +35,8 @@ Try:
     -d '{"events":[{"id":"try-1","type":"sandbox.operation","timestamp":"${new Date().toISOString()}","sandbox_id":"sb-acme-01","session_id":"try-session","user_id":"acme-user-1","provider":"aws","session_kind":"standard","operation":"command"}]}'
 `);
 } else {
-  log.info({ url: service.url }, "usage subgraph listening");
+  const replayed = service.embedded?.replayed ?? 0;
+  log.info({ url: service.url, ...(replayed > 0 && { replayedCommands: replayed, dataDir: config.EMBEDDED_DATA_DIR }) }, "usage subgraph listening");
 }
 
 let shuttingDown = false;

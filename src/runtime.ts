@@ -23,13 +23,14 @@ export interface RunningService {
 
 export async function startService(config: Config, opts: { clock?: Clock } = {}): Promise<RunningService> {
   const clock = opts.clock ?? systemClock;
-  const embedded = config.MONGODB_URI ? null : await startEmbeddedMongo();
+  const embedded = config.MONGODB_URI ? null : await startEmbeddedMongo({ dataDir: config.EMBEDDED_DATA_DIR });
   const uri = config.MONGODB_URI ?? embedded!.uri;
   const database = await connectDatabase(uri, config.MONGODB_DB);
   const deps: AppDeps = { config, ...database, clock, pageTokens: new PageTokens(config.PAGE_TOKEN_SECRET) };
 
   let demo: RunningService["demo"] = null;
-  if (embedded && config.DEMO_DATA) {
+  // The demo data set goes into an empty embedded server only, not over a replayed one.
+  if (embedded && config.DEMO_DATA && embedded.replayed === 0) {
     const t0 = Date.now();
     const loaded = await loadDemoData(deps);
     demo = { keys: await createDemoKeys(deps.cols), events: loaded.events, ms: Date.now() - t0 };

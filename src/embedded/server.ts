@@ -9,6 +9,7 @@ import { executeCommand } from "./engine/commands.js";
 import { Cursors } from "./engine/cursors.js";
 import type { Doc } from "./engine/paths.js";
 import { Store } from "./engine/store.js";
+import { isWriteCommand, Journal } from "./journal.js";
 import { encodeReply, parseMessage, ProtocolError, readHeader } from "./wire.js";
 
 const MAX_MESSAGE_BYTES = 48_000_000;
@@ -18,15 +19,28 @@ export interface EmbeddedServerOptions {
   port?: number;
 }
 
+export interface EmbeddedStoreOptions {
+  /** Journal every write here and replay it at start (see journal.ts); unset: memory only. */
+  dataDir?: string;
+}
+
 export class EmbeddedMongoServer {
   readonly store = new Store();
   private readonly cursors = new Cursors();
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
   private nextConnectionId = 1;
+  private readonly journal: Journal | null = null;
+  /** Commands replayed from the journal at start (0 without a data directory). */
+  readonly replayed: number = 0;
 
-  constructor() {
+  constructor(opts: EmbeddedStoreOptions = {}) {
     this.server = net.createServer((socket) => this.accept(socket));
+    if (opts.dataDir) {
+      const { journal, replayed } = Journal.openAndReplay(opts.dataDir, this.store, (command) => this.execute(command, 0));
+      this.journal = journal;
+      this.replayed = replayed;
+    }
   }
 
   async listen(opts: EmbeddedServerOptions = {}): Promise<number> {
@@ -44,10 +58,19 @@ export class EmbeddedMongoServer {
   async close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.journal?.close();
   }
 
-  /** Runs one command document (with `$db`) outside the wire path; used by tests of the engine. */
+  /**
+   * Runs one command document (with `$db`); also used by tests of the engine. A write command is
+   * journaled before its reply is returned, whatever its outcome (replay reproduces that too).
+   */
   run(command: Doc, connectionId = 0): Doc {
+    if (this.journal && isWriteCommand(command)) return this.journal.record(command, () => this.execute(command, connectionId));
+    return this.execute(command, connectionId);
+  }
+
+  private execute(command: Doc, connectionId: number): Doc {
     const db = typeof command.$db === "string" ? command.$db : "admin";
     return executeCommand({ db, store: this.store, cursors: this.cursors, connectionId }, command);
   }

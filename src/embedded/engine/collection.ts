@@ -154,9 +154,27 @@ export class Collection {
 }
 
 /** MongoDB stores `_id` first and generates an ObjectId when it is missing; arrays are not ids. */
+/**
+ * Where server-generated `_id`s come from: fresh ObjectIds, except while the journal records them
+ * (live) or plays them back (replay), so a replayed insert, upsert or `$merge` gets the same ids.
+ */
+let idHook: ((fresh: () => ObjectId) => ObjectId) | null = null;
+
+export function withIdHook<T>(hook: (fresh: () => ObjectId) => ObjectId, fn: () => T): T {
+  const previous = idHook;
+  idHook = hook;
+  try {
+    return fn();
+  } finally {
+    idHook = previous;
+  }
+}
+
+const freshId = () => new ObjectId();
+
 export function withId(doc: Doc): Doc {
   if (Array.isArray(doc._id)) throw badValue("can't use an array for _id");
-  if (doc._id === undefined) return { _id: new ObjectId(), ...doc };
+  if (doc._id === undefined) return { _id: idHook ? idHook(freshId) : freshId(), ...doc };
   if (Object.keys(doc)[0] === "_id") return doc;
   const { _id, ...rest } = doc;
   return { _id, ...rest };
