@@ -124,3 +124,30 @@ describe("_service { sdl }", () => {
     await expect(sdl).toMatchFileSnapshot("./__snapshots__/subgraph.graphql");
   });
 });
+
+describe("_entities with hostile representations", () => {
+  let t: TestApp;
+  let key: string;
+  beforeAll(async () => {
+    t = await startTestApp({ label: "entities-hostile", monitorCommands: true });
+    key = await t.key("ent", "reader", ["read"], true);
+    const ingestKey = await t.key("ent", "loader", ["ingest"]);
+    await ingest(t, ingestKey, [start("h-1", "2026-05-20T00:00:00Z", { sandbox_id: "sb-h", user_id: "victim" })]);
+  });
+  afterAll(() => t.close());
+
+  it("refuses a representation whose id is not a string, before any query, for every entity type", async () => {
+    for (const __typename of ["Sandbox", "User", "Organization"]) {
+      const commands = recordCommands(t.mongo.client);
+      const res = await t.graphql(
+        `query ($r: [_Any!]!) { _entities(representations: $r) { ... on Sandbox { id } ... on User { runtimeSummary { sessionsCount } } ... on Organization { usageRollup { results { key } } } } }`,
+        { r: [{ __typename, id: { $gt: "" } }] },
+        { "x-api-key": key },
+      );
+      commands.stop();
+      expect(res.body.errors?.[0]?.extensions?.code, __typename).toBe("BAD_USER_INPUT");
+      expect(JSON.stringify(res.body.data)).not.toContain("sessionsCount\":1");
+      expect(commands.sent.filter((c) => c.collection !== "api_keys"), __typename).toEqual([]);
+    }
+  });
+});

@@ -1,12 +1,13 @@
 import type { SandboxResolvers, UsageAggregateResolvers, UsageItemResolvers } from "../../__generated__/resolvers-types.js";
 import { tagsOf } from "../../services/sandboxes.js";
+import { referenceId } from "./reference.js";
 
 /**
  * A sandbox of the caller's org (its stored document). References and usage fields go through
  * the request's loaders, so N sandboxes cost one command per field.
  */
 export const Sandbox: SandboxResolvers = {
-  __resolveReference: (ref, ctx) => ctx.loaders.sandbox().load(ref.id),
+  __resolveReference: (ref, ctx) => ctx.loaders.sandbox().load(referenceId(ref)),
   id: (s) => s.sandbox_id,
   alias: (s) => s.alias ?? null,
   tags: (s) => tagsOf(s).tags,
