@@ -10,7 +10,7 @@ import { fastifyApolloDrainPlugin, fastifyApolloHandler } from "@as-integrations
 import { costLimitRule } from "@escape.tech/graphql-armor-cost-limit";
 import { maxDepthRule } from "@escape.tech/graphql-armor-max-depth";
 import rateLimit from "@fastify/rate-limit";
-import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
 import type { GraphQLError, ValidationContext } from "graphql";
 import { authenticate, type Principal, presentedKey } from "./auth/principal.js";
 import type { AppDeps } from "./deps.js";
@@ -21,6 +21,7 @@ import { Loaders } from "./graphql/loaders.js";
 import { buildSchema } from "./graphql/schema.js";
 import { fromFastifyError } from "./rest/errors.js";
 import { healthRoutes } from "./rest/health.js";
+import { errorBodyFor, frameworkError } from "./rest/surfaces.js";
 import { dreadnodeRoutes } from "./rest/dreadnode.js";
 import { miosaRoutes } from "./rest/miosa.js";
 import { mka1Routes } from "./rest/mka1.js";
@@ -50,6 +51,12 @@ export async function buildServer(deps: AppDeps): Promise<BuiltServer> {
       return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
     },
     forceCloseConnections: "idle",
+    // Ids are at most 128 characters (sandboxes), 64 (orgs); anything longer is answered 414 below.
+    routerOptions: { maxParamLength: 256 },
+    frameworkErrors: (err, request, reply) => {
+      const known = frameworkError(err as { code?: string });
+      void (reply as FastifyReply).code(known.status).send(errorBodyFor(request.url, known));
+    },
   });
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);

@@ -23,7 +23,12 @@ const CODE: Record<AppError["kind"], string> = {
 const camel = (s: string | number) => (typeof s === "string" ? s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()) : s);
 
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
-  const app = asAppError(unwrapResolverError(error));
+  const original = unwrapResolverError(error);
+  // @apollo/subgraph throws a plain Error for a representation whose __typename is not an entity.
+  if (original instanceof Error && original.message.startsWith("The _entities resolver tried to load an entity for type")) {
+    return { message: original.message, locations: formatted.locations, path: formatted.path, extensions: { code: "BAD_USER_INPUT" } };
+  }
+  const app = asAppError(original);
   if (!app) {
     // Errors GraphQL itself raised (parse, validation, variable coercion) keep their own codes.
     if (formatted.extensions?.code && formatted.extensions.code !== "INTERNAL_SERVER_ERROR") return formatted;

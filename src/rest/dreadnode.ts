@@ -24,7 +24,7 @@ const TYPE_BY_STATUS: Record<number, string> = {
   504: "gateway_timeout",
 };
 
-function envelope(err: AppError | null, status: number) {
+export function dreadnodeErrorBody(err: AppError | null, status: number) {
   return {
     code: status,
     detail: err?.message ?? "Internal server error",
@@ -34,7 +34,7 @@ function envelope(err: AppError | null, status: number) {
 }
 
 export async function dreadnodeRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
-  app.setErrorHandler(vendorErrorHandler(envelope, { authScheme: "Bearer" }));
+  app.setErrorHandler(vendorErrorHandler(dreadnodeErrorBody, { authScheme: "Bearer" }));
 
   app.get<{ Params: { org: string } }>("/api/v1/org/:org/sandboxes/usage", async (request) => {
     const principal = await principalOf(deps, request, "bearer");

@@ -24,7 +24,7 @@ const CODE_BY_STATUS: Record<number, string> = {
 };
 
 /** For 422 the code is MIOSA's own (`invalid group_by`, …), carried as the first issue's type. */
-function envelope(err: AppError | null, status: number) {
+export function miosaErrorBody(err: AppError | null, status: number) {
   const code = status === 422 && err?.issues[0] ? err.issues[0].type : (CODE_BY_STATUS[status] ?? "error");
   return { error: { code, message: err?.message ?? "Internal server error" } };
 }
@@ -40,7 +40,7 @@ export function toMiosaJson(r: UsageRollupReport) {
 }
 
 export async function miosaRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
-  app.setErrorHandler(vendorErrorHandler(envelope, { authScheme: "Bearer" }));
+  app.setErrorHandler(vendorErrorHandler(miosaErrorBody, { authScheme: "Bearer" }));
 
   app.get("/api/v1/usage", async (request) => {
     const principal = await principalOf(deps, request, "bearer");

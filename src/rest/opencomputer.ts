@@ -18,7 +18,7 @@ import type { RawQuery } from "./query-params.js";
 /** A tag set is at most 50 × (128 + 256) characters; anything much larger is refused unread. */
 const TAGS_BODY_LIMIT = 64 * 1024;
 
-const envelope = (err: AppError | null) => ({ error: err?.message ?? "Internal server error" });
+export const openComputerErrorBody = (err: AppError | null) => ({ error: err?.message ?? "Internal server error" });
 
 /** A scalar query parameter, given at most once. */
 function single(query: RawQuery, name: string): string | undefined {
@@ -89,7 +89,7 @@ function aggregateJson(r: UsageAggregateReport) {
 }
 
 export async function openComputerRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
-  app.setErrorHandler(vendorErrorHandler(envelope, { badInputStatus: 400 }));
+  app.setErrorHandler(vendorErrorHandler(openComputerErrorBody, { badInputStatus: 400 }));
   const principal = (request: Parameters<typeof principalOf>[1]) => principalOf(deps, request, "x-api-key");
 
   app.get<{ Params: { id: string } }>("/api/sandboxes/:id/usage", async (request) => {
