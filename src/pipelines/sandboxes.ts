@@ -67,10 +67,13 @@ export function buildSandboxAttributesPipeline(orgId: string, sandboxIds: string
 
 export const SANDBOX_ATTRIBUTES_INDEX = INDEXES.sessionsByOrgSandboxStart;
 
-/** `GET /api/tags`: each tag key of the org's sandboxes, with how many sandboxes and values carry it. */
-export function buildTagKeysPipeline(orgId: string): Document[] {
+/**
+ * `GET /api/tags`: each tag key of the org's sandboxes (of `sandboxIds` only, when given: the
+ * sandboxes an X-On-Behalf-Of user ran), with how many sandboxes and values carry it.
+ */
+export function buildTagKeysPipeline(orgId: string, sandboxIds: string[] | null = null): Document[] {
   return [
-    { $match: { org_id: orgId } }, // sandboxes_org_sandbox
+    { $match: sandboxIds === null ? { org_id: orgId } : { org_id: orgId, sandbox_id: { $in: sandboxIds } } }, // sandboxes_org_sandbox
     { $unwind: "$tags" },
     { $group: { _id: "$tags.key", sandboxCount: { $sum: 1 }, values: { $addToSet: "$tags.value" } } },
     { $project: { _id: 0, key: "$_id", sandboxCount: 1, valueCount: { $size: "$values" } } },

@@ -138,10 +138,18 @@ export async function setSandboxTags(deps: AppDeps, p: Principal, sandboxId: str
   return updated;
 }
 
-/** Every tag key on the caller's org's sandboxes, with how many sandboxes and distinct values carry it. */
+/**
+ * Every tag key on the caller's org's sandboxes, with how many sandboxes and distinct values carry
+ * it; under X-On-Behalf-Of, only on the sandboxes that user ran.
+ */
 export async function listTagKeys(deps: AppDeps, p: Principal): Promise<TagKeyStats[]> {
   requireScope(p, "read");
-  return deps.cols.sandboxes.aggregate<TagKeyStats>(buildTagKeysPipeline(sandboxOrg(p)), queryOptions(deps)).toArray();
+  const orgId = sandboxOrg(p);
+  const ran =
+    p.onBehalfOf === null
+      ? null
+      : (await deps.cols.sessions.distinct("sandbox_id", { org_id: orgId, external_user_id: p.onBehalfOf })).filter((id): id is string => typeof id === "string");
+  return deps.cols.sandboxes.aggregate<TagKeyStats>(buildTagKeysPipeline(orgId, ran), queryOptions(deps)).toArray();
 }
 
 /** Tag pairs as OpenComputer's JSON object (keys in sorted order). */

@@ -11,6 +11,7 @@ import type { CommandStartedEvent } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fixedClock } from "../../src/clock.js";
 import { bearer, startTestApp, type TestApp } from "../helpers/app.js";
+import { type Envelope, ENVELOPES, isObj } from "../helpers/envelopes.js";
 import { ingest, memorySample, start, stop } from "../helpers/events.js";
 
 const MARKERS = ["$zzinject", "$where", "zz.inject"];
@@ -51,15 +52,6 @@ function keysOf(value: unknown, into: Set<string>, depth = 0): Set<string> {
   return into;
 }
 
-type Envelope = (status: number, body: unknown) => boolean;
-const isObj = (b: unknown): b is Record<string, unknown> => b !== null && typeof b === "object" && !Array.isArray(b);
-const ENVELOPES: Record<string, Envelope> = {
-  fastapi: (_s, b) => isObj(b) && (typeof b.detail === "string" || (Array.isArray(b.detail) && b.detail.every((d) => isObj(d) && Array.isArray(d.loc) && typeof d.msg === "string" && typeof d.type === "string"))),
-  miosa: (_s, b) => isObj(b) && isObj(b.error) && typeof b.error.code === "string" && typeof b.error.message === "string",
-  dreadnode: (s, b) => isObj(b) && b.code === s && typeof b.detail === "string" && typeof b.type === "string" && (b.errors === null || Array.isArray(b.errors)),
-  opencomputer: (_s, b) => isObj(b) && typeof b.error === "string",
-};
-
 describe("hostile input", () => {
   let t: TestApp;
   let key: string;
@@ -99,10 +91,10 @@ describe("hostile input", () => {
   const paramValue = fc.oneof(hostileString.map((v) => [v]), fc.array(hostileString, { minLength: 2, maxLength: 3 }));
 
   const GET_ENDPOINTS: Array<{ path: string; params: string[]; headers: () => Record<string, string>; envelope: Envelope }> = [
-    { path: "/api/v1/sandbox/usage", params: ["start_time", "end_time", "bucket_width", "group_by", "all_orgs", "org_ids", "limit", "page"], headers: () => bearer(key), envelope: ENVELOPES.fastapi! },
-    { path: "/api/v1/usage", params: ["group_by", "period", "start", "end"], headers: () => bearer(key), envelope: ENVELOPES.miosa! },
-    { path: "/api/sandboxes/sb-1/usage", params: ["from", "to"], headers: () => ({ "x-api-key": key }), envelope: ENVELOPES.opencomputer! },
-    { path: "/api/usage", params: ["groupBy", "from", "to", "sort", "limit", "cursor", "filter[tag:team]", "filter[tag:$zzinject]", "filter[zz.inject]"], headers: () => ({ "x-api-key": key }), envelope: ENVELOPES.opencomputer! },
+    { path: "/api/v1/sandbox/usage", params: ["start_time", "end_time", "bucket_width", "group_by", "all_orgs", "org_ids", "limit", "page"], headers: () => bearer(key), envelope: ENVELOPES.fastapi },
+    { path: "/api/v1/usage", params: ["group_by", "period", "start", "end"], headers: () => bearer(key), envelope: ENVELOPES.miosa },
+    { path: "/api/sandboxes/sb-1/usage", params: ["from", "to"], headers: () => ({ "x-api-key": key }), envelope: ENVELOPES.opencomputer },
+    { path: "/api/usage", params: ["groupBy", "from", "to", "sort", "limit", "cursor", "filter[tag:team]", "filter[tag:$zzinject]", "filter[zz.inject]"], headers: () => ({ "x-api-key": key }), envelope: ENVELOPES.opencomputer },
   ];
 
   for (const ep of GET_ENDPOINTS) {
@@ -122,10 +114,10 @@ describe("hostile input", () => {
     await fc.assert(
       fc.asyncProperty(hostileString.filter((s) => s.length > 0), async (raw) => {
         const seg = encodeURIComponent(raw);
-        await check({ url: `/api/v1/org/${seg}/sandboxes/usage`, headers: bearer(key) }, ENVELOPES.dreadnode!);
-        await check({ url: `/api/sandboxes/${seg}/usage`, headers: { "x-api-key": key } }, ENVELOPES.opencomputer!);
-        await check({ url: `/api/sandboxes/${seg}/tags`, headers: { "x-api-key": key } }, ENVELOPES.opencomputer!);
-        await check({ url: `/api/v1/orgs/${seg}/prices`, headers: bearer(key) }, ENVELOPES.fastapi!);
+        await check({ url: `/api/v1/org/${seg}/sandboxes/usage`, headers: bearer(key) }, ENVELOPES.dreadnode);
+        await check({ url: `/api/sandboxes/${seg}/usage`, headers: { "x-api-key": key } }, ENVELOPES.opencomputer);
+        await check({ url: `/api/sandboxes/${seg}/tags`, headers: { "x-api-key": key } }, ENVELOPES.opencomputer);
+        await check({ url: `/api/v1/orgs/${seg}/prices`, headers: bearer(key) }, ENVELOPES.fastapi);
       }),
       RUNS,
     );
@@ -139,7 +131,7 @@ describe("hostile input", () => {
       fc.asyncProperty(fc.constantFrom(...fields), hostileJson, async (field, value) => {
         const event: Record<string, unknown> = { ...start(`hx-${n++}`, "2026-05-27T12:00:00Z", { sandbox_id: "sb-2" }), [field]: value };
         const before = await t.mongo.db.collection("usage_events").countDocuments();
-        const res = await check({ method: "POST", url: "/api/v1/usage/events", headers: { ...bearer(key), "content-type": "application/json" }, payload: JSON.stringify({ events: [event] }) }, ENVELOPES.fastapi!);
+        const res = await check({ method: "POST", url: "/api/v1/usage/events", headers: { ...bearer(key), "content-type": "application/json" }, payload: JSON.stringify({ events: [event] }) }, ENVELOPES.fastapi);
         if (res.statusCode !== 200) {
           expect(res.statusCode).toBe(422);
           expect(await t.mongo.db.collection("usage_events").countDocuments()).toBe(before);
@@ -158,10 +150,10 @@ describe("hostile input", () => {
     await fc.assert(
       fc.asyncProperty(body, async (payload) => {
         const json = { "content-type": "application/json" };
-        await check({ method: "PUT", url: "/api/sandboxes/sb-1/tags", headers: { "x-api-key": key, ...json }, payload }, ENVELOPES.opencomputer!);
-        await check({ method: "PUT", url: "/api/v1/orgs/acme/prices", headers: { ...bearer(key), ...json }, payload }, ENVELOPES.fastapi!);
-        await check({ method: "POST", url: "/api/v1/api-keys", headers: { ...bearer(key), ...json }, payload }, ENVELOPES.fastapi!);
-        await check({ method: "POST", url: "/api/v1/usage/events", headers: { ...bearer(key), ...json }, payload }, ENVELOPES.fastapi!);
+        await check({ method: "PUT", url: "/api/sandboxes/sb-1/tags", headers: { "x-api-key": key, ...json }, payload }, ENVELOPES.opencomputer);
+        await check({ method: "PUT", url: "/api/v1/orgs/acme/prices", headers: { ...bearer(key), ...json }, payload }, ENVELOPES.fastapi);
+        await check({ method: "POST", url: "/api/v1/api-keys", headers: { ...bearer(key), ...json }, payload }, ENVELOPES.fastapi);
+        await check({ method: "POST", url: "/api/v1/usage/events", headers: { ...bearer(key), ...json }, payload }, ENVELOPES.fastapi);
       }),
       RUNS,
     );
@@ -196,10 +188,10 @@ describe("hostile input", () => {
   it("classic injections, always: operator objects in bodies, bracket names in query strings, entity ids", async () => {
     const json = { "content-type": "application/json" };
     const cases: Array<{ method?: "POST" | "PUT"; url: string; headers: Record<string, string>; payload?: string; envelope: Envelope }> = [
-      { method: "POST" as const, url: "/api/v1/usage/events", headers: { ...bearer(key), ...json }, payload: JSON.stringify({ events: [{ ...start("inj", "2026-05-27T12:00:00Z"), sandbox_id: { $zzinject: "" }, org_id: { $ne: null } }] }), envelope: ENVELOPES.fastapi! },
-      { url: "/api/v1/sandbox/usage?start_time[$zzinject]=0&org_ids[$where]=1", headers: bearer(key), envelope: ENVELOPES.fastapi! },
-      { url: "/api/usage?groupBy=sandbox&filter%5Btag%3A%24zzinject%5D=x", headers: { "x-api-key": key }, envelope: ENVELOPES.opencomputer! },
-      { method: "PUT" as const, url: "/api/sandboxes/sb-1/tags", headers: { "x-api-key": key, ...json }, payload: JSON.stringify({ $zzinject: "x", "zz.inject": { $where: "1" } }), envelope: ENVELOPES.opencomputer! },
+      { method: "POST" as const, url: "/api/v1/usage/events", headers: { ...bearer(key), ...json }, payload: JSON.stringify({ events: [{ ...start("inj", "2026-05-27T12:00:00Z"), sandbox_id: { $zzinject: "" }, org_id: { $ne: null } }] }), envelope: ENVELOPES.fastapi },
+      { url: "/api/v1/sandbox/usage?start_time[$zzinject]=0&org_ids[$where]=1", headers: bearer(key), envelope: ENVELOPES.fastapi },
+      { url: "/api/usage?groupBy=sandbox&filter%5Btag%3A%24zzinject%5D=x", headers: { "x-api-key": key }, envelope: ENVELOPES.opencomputer },
+      { method: "PUT" as const, url: "/api/sandboxes/sb-1/tags", headers: { "x-api-key": key, ...json }, payload: JSON.stringify({ $zzinject: "x", "zz.inject": { $where: "1" } }), envelope: ENVELOPES.opencomputer },
     ];
     for (const c of cases) {
       const res = await check(c, c.envelope);
