@@ -65,6 +65,18 @@ describe("embedded mongo: indexes and unique keys", { timeout: 60_000 }, () => {
     expect(await coll.countDocuments()).toBe(1);
   });
 
+  it("answers a query with a long $in (12,000 values), alone or after an equality on a compound index", async () => {
+    const coll = mongo.db.collection<Loose>("long_in");
+    await coll.createIndex({ org: 1, sid: 1 });
+    await coll.insertMany(Array.from({ length: 300 }, (_, i) => ({ _id: i, org: i % 2 ? "a" : "b", sid: `s${i}` })) as never[]);
+    const idList = Array.from({ length: 12_000 }, (_, i) => i * 2);
+    expect(await coll.countDocuments({ _id: { $in: idList } })).toBe(150);
+    const sids = Array.from({ length: 12_000 }, (_, i) => `s${i * 3}`);
+    const found = await coll.find({ org: "a", sid: { $in: sids } }).toArray();
+    const want = Array.from({ length: 300 }, (_, i) => i).filter((i) => i % 2 === 1 && i % 3 === 0);
+    expect(found.map((d) => d._id).sort((x, y) => Number(x) - Number(y))).toEqual(want);
+  });
+
   it("rejects a duplicate _id with 11000", async () => {
     const coll = mongo.db.collection<Loose>("dup_id");
     await coll.insertOne({ _id: "same" as never, v: 1 });

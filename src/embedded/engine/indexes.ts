@@ -25,7 +25,11 @@ export interface IndexSpec {
 /** Bounds for one indexed field, in value order (not tree order). */
 export type FieldBounds = { points: unknown[] } | { low: unknown; high: unknown };
 
-const CARTESIAN_LIMIT = 10_000;
+/**
+ * Most point prefixes one scan enumerates across several fields (the product of their `$in`
+ * lists); the planner stops adding fields before passing it. One field's list is never cut.
+ */
+export const CARTESIAN_LIMIT = 10_000;
 
 export class Index {
   readonly fields: string[];
@@ -125,12 +129,12 @@ export class Index {
   scan(bounds: FieldBounds[]): number[] {
     let prefixes: unknown[][] = [[]];
     let range: { low: unknown; high: unknown } | null = null;
-    for (const b of bounds) {
+    for (const [i, b] of bounds.entries()) {
       if ("points" in b) {
+        if (i > 0 && prefixes.length * b.points.length > CARTESIAN_LIMIT) throw new Error("index scan: too many points");
         const next: unknown[][] = [];
         for (const p of prefixes) for (const v of b.points) next.push([...p, v]);
         prefixes = next;
-        if (prefixes.length > CARTESIAN_LIMIT) throw new Error("index scan: too many points");
       } else {
         range = b;
         break;

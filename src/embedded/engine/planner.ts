@@ -5,7 +5,7 @@
  * index returns, so the plan only has to return a superset of the matching records.
  */
 import { HIGHEST, LOWEST, compareValues } from "./compare.js";
-import type { FieldBounds, Index } from "./indexes.js";
+import { CARTESIAN_LIMIT, type FieldBounds, type Index } from "./indexes.js";
 import { type Doc, isPlainObject } from "./paths.js";
 
 type Condition = { points: unknown[] } | { low: unknown; high: unknown };
@@ -83,11 +83,15 @@ export function planFilter(filter: Doc, indexes: Iterable<Index>): Plan | null {
     if (index.multikey || index.spec.partialFilterExpression || index.spec.sparse) continue;
     const bounds: FieldBounds[] = [];
     let score = 0;
+    let points = 1;
     for (const field of index.fields) {
       const cond = conditions.get(field);
       if (!cond) break;
+      // A long `$in` on a later field would multiply the point prefixes: leave it to the re-check.
+      if ("points" in cond && bounds.length > 0 && points * cond.points.length > CARTESIAN_LIMIT) break;
       bounds.push(cond);
       if ("points" in cond) {
+        points *= Math.max(1, cond.points.length);
         score += 2;
       } else {
         score += 1;
