@@ -1,12 +1,15 @@
 /**
- * Running an aggregation pipeline. The leading `$match` stages are answered through the
- * collection's indexes; mingo runs the rest; a final `$merge` or `$out` is carried out here, with
- * MongoDB's semantics and this store's unique indexes, rather than by mingo.
+ * Running an aggregation pipeline. `prepare` answers the leading `$match` stages (and those of
+ * `$unionWith`/`$lookup` sub-pipelines) through the collections' indexes; mingo runs the rest; a
+ * final `$merge` or `$out` is carried out here, with MongoDB's semantics and this store's unique
+ * indexes, rather than by mingo.
  */
 import { Collection, withId } from "./collection.js";
 import { compareValues } from "./compare.js";
-import { badValue, ErrorCodes, MongoCommandError } from "./errors.js";
-import { DEADLINE_STAGE, newAggregator, pipelineWritesNested } from "./mingo-options.js";
+import { badValue, checkDeadline, ErrorCodes, MongoCommandError } from "./errors.js";
+import { executes, type Verbosity } from "./explain.js";
+import { newAggregator, pipelineWritesNested } from "./mingo-options.js";
+import { type Prepared, prepare, type PrepareEnv } from "./prepare.js";
 import { cloneDoc, type Doc, isPlainObject, valuesAtPath } from "./paths.js";
 import type { Store } from "./store.js";
 import { applyUpdate } from "./update.js";
@@ -21,15 +24,6 @@ export interface PipelineRequest {
   deadline?: number;
 }
 
-/** MongoDB's error when an operation runs past its maxTimeMS. */
-export function maxTimeExpired(): MongoCommandError {
-  return new MongoCommandError(ErrorCodes.MaxTimeMSExpired, "MaxTimeMSExpired", "operation exceeded time limit");
-}
-
-export function checkDeadline(deadline: number | undefined): void {
-  if (deadline !== undefined && Date.now() > deadline) throw maxTimeExpired();
-}
-
 /** The input documents, checking the deadline as they are pulled through the pipeline. */
 function* withDeadline(docs: Doc[], deadline: number): Generator<Doc> {
   for (let i = 0; i < docs.length; i++) {
@@ -38,29 +32,8 @@ function* withDeadline(docs: Doc[], deadline: number): Generator<Doc> {
   }
 }
 
-/** Sub-pipelines run by these stages get the same checks (`$lookup` and `$unionWith` as `pipeline`). */
-const SUB_PIPELINE_STAGES = new Set(["$lookup", "$unionWith"]);
-
-/**
- * The stages with a deadline check after each one (and inside sub-pipelines), so a stage that
- * multiplies its input (`$unwind`, `$range`, `$densify`) is stopped while the next one pulls from it.
- */
-export function withDeadlineChecks(stages: Doc[], deadline: number): Doc[] {
-  return stages.flatMap((stage) => {
-    const name = Object.keys(stage)[0]!;
-    let checked = stage;
-    const spec = stage[name];
-    if (SUB_PIPELINE_STAGES.has(name) && isPlainObject(spec) && Array.isArray(spec.pipeline)) {
-      checked = { [name]: { ...spec, pipeline: withDeadlineChecks(spec.pipeline as Doc[], deadline) } };
-    } else if (name === "$facet" && isPlainObject(spec)) {
-      checked = { $facet: Object.fromEntries(Object.entries(spec).map(([k, p]) => [k, Array.isArray(p) ? withDeadlineChecks(p as Doc[], deadline) : p])) };
-    }
-    return [checked, { [DEADLINE_STAGE]: deadline }];
-  });
-}
-
-export function runPipeline(store: Store, req: PipelineRequest): Doc[] {
-  const { pipeline } = req;
+/** Checks the stage list and splits off a final `$merge`/`$out`. */
+function splitWriter(pipeline: unknown): { body: Doc[]; writer: Doc | null } {
   if (!Array.isArray(pipeline) || !pipeline.every(isPlainObject)) throw badValue("'pipeline' must be an array of objects");
   for (const [i, stage] of pipeline.entries()) {
     if (Object.keys(stage).length !== 1) {
@@ -73,42 +46,37 @@ export function runPipeline(store: Store, req: PipelineRequest): Doc[] {
   }
   const last = pipeline[pipeline.length - 1];
   const writer = last && ("$merge" in last || "$out" in last) ? last : null;
-  const body = writer ? pipeline.slice(0, -1) : pipeline;
+  return { body: writer ? pipeline.slice(0, -1) : pipeline, writer };
+}
 
-  const clone = pipelineWritesNested(body);
-  let stages = body;
-  let input: Doc[] = [];
-  if (req.collection !== null) {
-    const coll = store.collection(req.db, req.collection);
-    let filter: Doc = {};
-    let i = 0;
-    // Consecutive leading $match stages are one conjunction: give all of it to the index planner.
-    const leading: Doc[] = [];
-    while (i < body.length && isPlainObject(body[i]!.$match) && !hasExpr(body[i]!.$match as Doc)) {
-      leading.push(body[i]!.$match as Doc);
-      i++;
-    }
-    if (leading.length === 1) filter = leading[0]!;
-    else if (leading.length > 1) filter = { $and: leading };
-    stages = body.slice(i);
-    input = coll ? coll.matchingDocs(filter) : [];
-  }
-  if (clone) input = input.map(cloneDoc);
+function prepareRequest(store: Store, req: PipelineRequest, counting = false): { env: PrepareEnv; prepared: Prepared; writer: Doc | null } {
+  const { body, writer } = splitWriter(req.pipeline);
+  // Stored documents are never mutated: a pipeline that writes into nested objects gets copies.
+  const env: PrepareEnv = { store, db: req.db, clone: pipelineWritesNested(body), deadline: req.deadline, counting };
+  return { env, prepared: prepare(env, req.collection, body), writer };
+}
 
+/** Runs the prepared pipeline (without its `$merge`/`$out`): the results. */
+function execute(env: PrepareEnv, prepared: Prepared, variables: Doc | undefined): Doc[] {
+  const input = prepared.source ? prepared.source.read() : [];
+  // Collections the engine does not read itself ($graphLookup) come whole from this resolver.
   const resolver = (name: string): Doc[] => {
-    const docs = store.collection(req.db, name)?.allDocs() ?? [];
-    return clone ? docs.map(cloneDoc) : docs;
+    const docs = env.store.collection(env.db, name)?.allDocs() ?? [];
+    return env.clone ? docs.map(cloneDoc) : docs;
   };
-  checkDeadline(req.deadline);
-  const source = req.deadline === undefined ? input : withDeadline(input, req.deadline);
-  const checked = req.deadline === undefined ? stages : withDeadlineChecks(stages, req.deadline);
-  const results =
-    stages.length === 0
-      ? input
-      : (newAggregator(checked, { collectionResolver: resolver, variables: req.variables }).run(source) as Doc[]);
+  checkDeadline(env.deadline);
+  const source = env.deadline === undefined ? input : withDeadline(input, env.deadline);
+  const results = prepared.hasStages
+    ? (newAggregator(prepared.stages, { collectionResolver: resolver, variables }).run(source) as Doc[])
+    : input;
   // Stages that work after their input is consumed ($group, $sort, $densify…) are checked here.
-  checkDeadline(req.deadline);
+  checkDeadline(env.deadline);
+  return results;
+}
 
+export function runPipeline(store: Store, req: PipelineRequest): Doc[] {
+  const { env, prepared, writer } = prepareRequest(store, req);
+  const results = execute(env, prepared, req.variables);
   if (writer) {
     if ("$out" in writer) runOut(store, req.db, writer.$out, results);
     else runMerge(store, req.db, writer.$merge, results, req.variables);
@@ -117,8 +85,17 @@ export function runPipeline(store: Store, req: PipelineRequest): Doc[] {
   return results;
 }
 
-function hasExpr(match: Doc): boolean {
-  return "$expr" in match || "$where" in match || "$text" in match;
+/**
+ * `explain` of an aggregation, in MongoDB's shape: when the pipeline is only its leading
+ * `$match`, the query layer's `queryPlanner` (as for find); else `stages`, the first being the
+ * `$cursor` of the leading `$match`. With executionStats the pipeline runs (never its
+ * `$merge`/`$out`) and each read and stage reports what it examined and returned.
+ */
+export function explainPipeline(store: Store, req: PipelineRequest, verbosity: Verbosity): Doc {
+  const { env, prepared, writer } = prepareRequest(store, req, executes(verbosity));
+  if (executes(verbosity)) execute(env, prepared, req.variables);
+  if (prepared.source && !prepared.hasStages && !writer) return prepared.source.explainBody(verbosity);
+  return { stages: [...prepared.explain(verbosity), ...(writer ? [writer] : [])] };
 }
 
 function target(db: string, spec: unknown, stage: string): { db: string; coll: string } {

@@ -6,8 +6,14 @@ import { ObjectId } from "bson";
 import { badValue, ErrorCodes, MongoCommandError } from "./errors.js";
 import { defaultIndexName, Index, type IndexSpec, sameKeyPattern } from "./indexes.js";
 import { type Doc } from "./paths.js";
-import { planFilter } from "./planner.js";
+import { type Plan, planFilter } from "./planner.js";
 import { newQuery } from "./mingo-options.js";
+
+/** What a scan looked at, for explain's executionStats: index entries and documents. */
+export interface ScanStats {
+  keysExamined: number;
+  docsExamined: number;
+}
 
 export class Collection {
   readonly docs = new Map<number, Doc>();
@@ -67,33 +73,47 @@ export class Collection {
     return all;
   }
 
-  /** Records that may match `filter`: an index range when one applies, else every record. */
-  *candidates(filter: Doc): Generator<[number, Doc]> {
-    const plan = planFilter(filter, this.indexes.values());
+  /** The index plan for `filter` (null: a collection scan). `match` runs exactly this plan, and explain reports it. */
+  plan(filter: Doc): Plan | null {
+    return planFilter(filter, this.indexes.values());
+  }
+
+  /** Records that may match `filter`: the plan's index range when there is one, else every record. */
+  *candidates(filter: Doc, plan: Plan | null = this.plan(filter), stats?: ScanStats): Generator<[number, Doc]> {
     if (!plan) {
+      if (stats) stats.docsExamined += this.docs.size;
       yield* this.docs.entries();
       return;
     }
-    for (const rid of plan.index.scan(plan.bounds)) {
+    const rids = plan.index.scan(plan.bounds);
+    if (stats) {
+      stats.keysExamined += rids.length;
+      stats.docsExamined += rids.length;
+    }
+    for (const rid of rids) {
       const doc = this.docs.get(rid);
       if (doc) yield [rid, doc];
     }
   }
 
-  /** Matching records, with the filter applied exactly (by mingo) to the planned candidates. */
-  *match(filter: Doc): Generator<[number, Doc]> {
+  /**
+   * Matching records, with the filter applied exactly (by mingo) to the planned candidates.
+   * `plan` is the one `plan(filter)` gave, when the caller already holds it (explain does).
+   */
+  *match(filter: Doc, opts: { plan?: Plan | null; stats?: ScanStats } = {}): Generator<[number, Doc]> {
+    const plan = opts.plan === undefined ? this.plan(filter) : opts.plan;
     if (Object.keys(filter).length === 0) {
-      yield* this.docs.entries();
+      yield* this.candidates(filter, plan, opts.stats);
       return;
     }
     const query = newQuery(filter);
-    for (const entry of this.candidates(filter)) if (query.test(entry[1])) yield entry;
+    for (const entry of this.candidates(filter, plan, opts.stats)) if (query.test(entry[1])) yield entry;
   }
 
   /** Documents matching `filter`, as an array (used as the input of find and aggregate). */
-  matchingDocs(filter: Doc): Doc[] {
+  matchingDocs(filter: Doc, opts: { plan?: Plan | null; stats?: ScanStats } = {}): Doc[] {
     const out: Doc[] = [];
-    for (const [, doc] of this.match(filter)) out.push(doc);
+    for (const [, doc] of this.match(filter, opts)) out.push(doc);
     return out;
   }
 

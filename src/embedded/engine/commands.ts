@@ -4,11 +4,12 @@
  * MongoCommandError that becomes MongoDB's `{ok: 0, code, codeName, errmsg}`.
  */
 import { Long } from "bson";
-import { checkDeadline, runPipeline } from "./aggregate.js";
+import { explainPipeline, runPipeline } from "./aggregate.js";
 import type { Collection } from "./collection.js";
 import { withId } from "./collection.js";
 import { Cursors, DEFAULT_FIRST_BATCH } from "./cursors.js";
-import { badValue, ErrorCodes, MongoCommandError, toErrorReply } from "./errors.js";
+import { badValue, checkDeadline, ErrorCodes, MongoCommandError, toErrorReply } from "./errors.js";
+import { executes, executionStats, queryPlanner, serverInfo, type Verbosity, verbosityOf } from "./explain.js";
 import type { IndexSpec } from "./indexes.js";
 import { findScriptOperator, newQuery } from "./mingo-options.js";
 import { type Doc, isPlainObject } from "./paths.js";
@@ -90,15 +91,24 @@ function deadlineOf(cmd: Doc): number | undefined {
   return ms === 0 ? undefined : Date.now() + ms;
 }
 
-function find(ctx: CommandContext, cmd: Doc): Doc {
-  const deadline = deadlineOf(cmd);
+/** The parts of a find command that say what it reads and returns. */
+function findSpec(ctx: CommandContext, cmd: Doc) {
   const name = collName(cmd, "find");
-  const coll = ctx.store.collection(ctx.db, name);
   const limit = Math.abs(num(cmd.limit, 0)!);
   const skip = num(cmd.skip, 0)!;
   if (skip < 0) throw badValue("skip value must be non-negative");
-  const filter = doc(cmd.filter, "filter");
-  const docs = coll ? shape(coll.matchingDocs(filter), { sort: doc(cmd.sort, "sort"), skip, limit, projection: doc(cmd.projection, "projection") }) : [];
+  return {
+    name,
+    coll: ctx.store.collection(ctx.db, name),
+    filter: doc(cmd.filter, "filter"),
+    shaping: { sort: doc(cmd.sort, "sort"), skip, limit, projection: doc(cmd.projection, "projection") },
+  };
+}
+
+function find(ctx: CommandContext, cmd: Doc): Doc {
+  const deadline = deadlineOf(cmd);
+  const { name, coll, filter, shaping } = findSpec(ctx, cmd);
+  const docs = coll ? shape(coll.matchingDocs(filter), shaping) : [];
   checkDeadline(deadline);
   const singleBatch = cmd.singleBatch === true || (num(cmd.limit, 0)! < 0);
   return ctx.cursors.start(`${ctx.db}.${name}`, docs, num(cmd.batchSize), singleBatch);
@@ -112,9 +122,58 @@ function aggregate(ctx: CommandContext, cmd: Doc): Doc {
   }
   const pipeline = cmd.pipeline as Doc[];
   const deadline = deadlineOf(cmd);
-  const results = runPipeline(ctx.store, { db: ctx.db, collection, pipeline, variables: isPlainObject(cmd.let) ? cmd.let : undefined, deadline });
+  const request = { db: ctx.db, collection, pipeline, variables: isPlainObject(cmd.let) ? cmd.let : undefined, deadline };
+  // `explain: true` on the command itself is the old form of explain, at queryPlanner verbosity.
+  if (cmd.explain === true) return { explainVersion: "1", ...explainPipeline(ctx.store, request, "queryPlanner"), ok: 1 };
+  const results = runPipeline(ctx.store, request);
   const cursorOpts = isPlainObject(cmd.cursor) ? cmd.cursor : {};
   return ctx.cursors.start(`${ctx.db}.${collection ?? "$cmd.aggregate"}`, results, num(cursorOpts.batchSize, DEFAULT_FIRST_BATCH));
+}
+
+/**
+ * `explain` of a find: the plan `Collection.plan` chose (the one `find` runs), under the stages
+ * that sort, skip, limit and project; with executionStats, also what running it examined.
+ */
+function explainFind(ctx: CommandContext, cmd: Doc, verbosity: Verbosity): Doc {
+  const { name, coll, filter, shaping } = findSpec(ctx, cmd);
+  const plan = coll ? coll.plan(filter) : null;
+  const wrap = (base: Doc): Doc => {
+    let stage = base;
+    if (Object.keys(shaping.sort).length > 0) stage = { stage: "SORT", sortPattern: shaping.sort, type: "simple", inputStage: stage };
+    if (shaping.skip > 0) stage = { stage: "SKIP", skipAmount: shaping.skip, inputStage: stage };
+    if (shaping.limit > 0) stage = { stage: "LIMIT", limitAmount: shaping.limit, inputStage: stage };
+    if (Object.keys(shaping.projection).length > 0) stage = { stage: "PROJECTION_DEFAULT", transformBy: shaping.projection, inputStage: stage };
+    return stage;
+  };
+  const read = { coll, filter, plan, stats: { keysExamined: 0, docsExamined: 0 } };
+  const out: Doc = { queryPlanner: queryPlanner(`${ctx.db}.${name}`, read, wrap) };
+  if (executes(verbosity)) {
+    const started = Date.now();
+    const matched = coll ? coll.matchingDocs(filter, { plan, stats: read.stats }) : [];
+    const returned = shape(matched, shaping).length;
+    out.executionStats = executionStats(read, { matched: matched.length, returned, millis: Date.now() - started }, verbosity, wrap);
+  }
+  return out;
+}
+
+/** `explain` of a find or an aggregate (other commands: not supported here). */
+function explain(ctx: CommandContext, cmd: Doc): Doc {
+  const inner = cmd.explain;
+  if (!isPlainObject(inner)) throw badValue("explain command requires a nested object");
+  const verbosity = verbosityOf(cmd.verbosity);
+  const name = Object.keys(inner)[0];
+  let body: Doc;
+  if (name === "find") body = explainFind(ctx, inner, verbosity);
+  else if (name === "aggregate") {
+    const collection = inner.aggregate === 1 ? null : collName(inner, "aggregate");
+    const deadline = deadlineOf(inner) ?? deadlineOf(cmd);
+    const request = { db: ctx.db, collection, pipeline: inner.pipeline as Doc[], variables: isPlainObject(inner.let) ? inner.let : undefined, deadline };
+    body = explainPipeline(ctx.store, request, verbosity);
+  } else {
+    throw new MongoCommandError(ErrorCodes.CommandNotFound, "CommandNotFound", `explain is not supported for '${name ?? ""}' by this server (only find and aggregate)`);
+  }
+  const { $db: _db, ...command } = inner;
+  return { explainVersion: "1", ...body, command, serverInfo: serverInfo(SERVER_VERSION), ok: 1 };
 }
 
 function getMore(ctx: CommandContext, cmd: Doc): Doc {
@@ -430,6 +489,7 @@ const handlers: Record<string, Handler> = {
   getMore,
   killCursors,
   aggregate,
+  explain,
   update,
   delete: del,
   findAndModify,

@@ -57,3 +57,13 @@ export function toErrorReply(err: unknown): { ok: 0; errmsg: string; code: numbe
   }
   return { ok: 0, errmsg: message, code: ErrorCodes.BadValue, codeName: "BadValue" };
 }
+
+/** MongoDB's error when an operation runs past its maxTimeMS. */
+export function maxTimeExpired(): MongoCommandError {
+  return new MongoCommandError(ErrorCodes.MaxTimeMSExpired, "MaxTimeMSExpired", "operation exceeded time limit");
+}
+
+/** Fails with MaxTimeMSExpired (50) once `deadline` (a `Date.now()` value) has passed. */
+export function checkDeadline(deadline: number | undefined): void {
+  if (deadline !== undefined && Date.now() > deadline) throw maxTimeExpired();
+}

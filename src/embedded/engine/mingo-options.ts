@@ -6,6 +6,7 @@
  */
 import { Aggregator } from "mingo/aggregator";
 import { Context, ProcessingMode } from "mingo/core";
+import type { Iterator } from "mingo/lazy";
 import * as accumulator from "mingo/operators/accumulator";
 import * as expression from "mingo/operators/expression";
 import * as pipeline from "mingo/operators/pipeline";
@@ -38,10 +39,23 @@ function $_embeddedDeadline(collection: { map(fn: (doc: unknown) => unknown): un
   });
 }
 
+/**
+ * An internal stage whose argument is the function that runs it: how the engine's own stages
+ * (`$unionWith` and `$lookup` reading through indexes, see prepare.ts) take part in mingo's
+ * pipelines, including sub-pipelines and `$facet`. Clients cannot send it: BSON has no functions.
+ */
+export const ENGINE_STAGE = "$_embeddedStage";
+export type EngineStage = (input: Iterator, options: Options) => Iterator;
+
+function $_embeddedStage(collection: Iterator, run: EngineStage, options: Options): Iterator {
+  if (typeof run !== "function") throw new MongoCommandError(40324, "Location40324", `Unrecognized pipeline stage name: '${ENGINE_STAGE}'`);
+  return run(collection, options);
+}
+
 const CONTEXT = Context.init({
   accumulator,
   expression: { ...expression, ...comparison, $dateTrunc },
-  pipeline: { ...pipeline, $sort, $densify, [DEADLINE_STAGE]: $_embeddedDeadline },
+  pipeline: { ...pipeline, $sort, $densify, [DEADLINE_STAGE]: $_embeddedDeadline, [ENGINE_STAGE]: $_embeddedStage },
   projection,
   query: { ...query, $gt, $gte, $lt, $lte, $type },
   window,
@@ -64,7 +78,7 @@ export function newQuery(filter: Doc): Query {
 }
 
 /** MongoDB's `$count` emits nothing for empty input; mingo's emits a zero: use `$group` instead. */
-function rewriteStage(stage: Doc): Doc[] {
+export function rewriteStage(stage: Doc): Doc[] {
   if (typeof stage.$count === "string") {
     return [{ $group: { _id: null, [stage.$count]: { $sum: 1 } } }, { $project: { _id: 0 } }];
   }

@@ -105,3 +105,18 @@ export function planFilter(filter: Doc, indexes: Iterable<Index>): Plan | null {
   }
   return best;
 }
+
+/**
+ * The index a `$lookup` on `foreignField` joins through: one whose first field is `foreignField`,
+ * that no document made multikey (so each foreign document has exactly one key, the value the
+ * join compares), and that indexes every document (not partial or sparse). Unique ones first,
+ * then the shortest.
+ */
+export function joinIndex(foreignField: string, indexes: Iterable<Index>): Index | null {
+  let best: Index | null = null;
+  for (const index of indexes) {
+    if (index.fields[0] !== foreignField || index.multikey || index.spec.partialFilterExpression || index.spec.sparse) continue;
+    if (!best || (index.unique && !best.unique) || (index.unique === best.unique && index.fields.length < best.fields.length)) best = index;
+  }
+  return best;
+}
