@@ -45,6 +45,11 @@ const EnvSchema = z.object({
   GRAPHQL_MAX_COST: z.preprocess(emptyToUndefined, z.coerce.number().int().min(10).default(5000)),
   /** Time budget of every usage query, sent as maxTimeMS: over it the database stops it and the answer is 504. */
   QUERY_TIMEOUT_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(50).max(600_000).default(15_000)),
+  /**
+   * Where usage answers come from: the pre-aggregated rollups (default; raw events only where a
+   * rollup cannot answer exactly) or the raw events always (while rollups are rebuilt, or to compare).
+   */
+  USAGE_SOURCE: z.preprocess(emptyToUndefined, z.enum(["rollups", "raw"]).default("rollups")),
   /** With the embedded server: journal every write in this directory and replay it at start (unset: memory only). */
   EMBEDDED_DATA_DIR: z.preprocess(emptyToUndefined, z.string().optional()),
   /** With the embedded server: load the demo data set at start (default true). */

@@ -1,5 +1,5 @@
 /** What the services need from the outside world, built once at start and shared by every request. */
-import type { Db, MongoClient } from "mongodb";
+import type { Db, Document, MongoClient } from "mongodb";
 import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import type { Collections } from "./db/collections.js";
@@ -19,3 +19,8 @@ export interface AppDeps {
  * query over it is stopped by the database and answered 504, and big sorts may use disk.
  */
 export const queryOptions = (deps: AppDeps) => ({ maxTimeMS: deps.config.QUERY_TIMEOUT_MS, allowDiskUse: true });
+
+/** Runs a pipeline on the collection it was planned for, within the query time budget. */
+export function runPlanned<T extends Document>(deps: AppDeps, planned: { collection: string; pipeline: Document[] }): Promise<T[]> {
+  return deps.db.collection(planned.collection).aggregate<T>(planned.pipeline, queryOptions(deps)).toArray();
+}

@@ -78,6 +78,47 @@ export interface SessionDoc extends OperationIdentity, SessionStartAttributes {
   ended_at?: Date;
 }
 
+/** The MKA1 group-by dimensions (and the org) an operation rollup is keyed by, with its bucket. */
+export interface OperationRollupKey {
+  org_id: string;
+  /** Bucket start: a UTC minute, hour or day. */
+  t: Date;
+  user_id: string | null;
+  api_key_id: string | null;
+  operation: string | null;
+  provider: string | null;
+  session_kind: string | null;
+}
+
+/**
+ * Operations of one org in one bucket with one value of every dimension, pre-aggregated
+ * (`usage_ops_1m` / `_1h` / `_1d`; see pipelines/rollups.ts). `n` is the number of events behind it:
+ * events are only ever added, so a recomputation with a larger `n` is the newer one.
+ */
+export interface OperationRollupDoc {
+  _id: OperationRollupKey;
+  n: number;
+  request_count: number;
+  duration_ms: number;
+  workspace_bytes_in: number;
+  workspace_bytes_out: number;
+  files_changed_count: number;
+  oom_killed_count: number;
+  peak_memory_mib: number | null;
+  reserved_memory_mib: number | null;
+  /** Distinct session ids (of this org) behind it, so distinct counts survive re-grouping. */
+  sessions: string[];
+}
+
+/** One sandbox's memory samples in one UTC minute (`usage_memory_1m`). */
+export interface MemoryRollupDoc {
+  _id: { org_id: string; sandbox_id: string; t: Date };
+  /** Sum, count and maximum of `used_memory_mb` over the minute's samples. */
+  used: number;
+  n: number;
+  peak: number;
+}
+
 export type Scope = "read" | "ingest" | "admin";
 export const SCOPES: readonly Scope[] = ["read", "ingest", "admin"];
 
@@ -131,6 +172,10 @@ export const COLLECTIONS = {
   apiKeys: "api_keys",
   prices: "prices",
   sandboxes: "sandboxes",
+  opsByMinute: "usage_ops_1m",
+  opsByHour: "usage_ops_1h",
+  opsByDay: "usage_ops_1d",
+  memoryByMinute: "usage_memory_1m",
 } as const;
 
 export const INDEXES = {
@@ -155,6 +200,16 @@ export const INDEXES = {
   sessionsByOrgSandboxStart: "sessions_org_sandbox_started_at",
   /** An org's sandboxes (tag keys). */
   sandboxesByOrg: "sandboxes_org_sandbox",
+  /** An org's operation rollups over a time range (MKA1 buckets; the next coarser rollup's refresh). */
+  opsByMinuteOrgTime: "usage_ops_1m_org_t",
+  opsByHourOrgTime: "usage_ops_1h_org_t",
+  opsByDayOrgTime: "usage_ops_1d_org_t",
+  /** Every org's operation rollups over a time range (`all_orgs`). */
+  opsByMinuteTime: "usage_ops_1m_t",
+  opsByHourTime: "usage_ops_1h_t",
+  opsByDayTime: "usage_ops_1d_t",
+  /** A sandbox's memory minutes over a window. */
+  memoryByMinuteOrgSandboxTime: "usage_memory_1m_org_sandbox_t",
   apiKeySecretUnique: "api_keys_secret_hash_unique",
   /** Does an org exist (a key names it)? And an org's keys. */
   apiKeysByOrgUser: "api_keys_org_user",
@@ -176,6 +231,19 @@ const INDEX_SPECS: Record<string, IndexDescription[]> = {
     { key: { org_id: 1, sandbox_id: 1, started_at: 1 }, name: INDEXES.sessionsByOrgSandboxStart },
   ],
   [COLLECTIONS.sandboxes]: [{ key: { org_id: 1, sandbox_id: 1 }, name: INDEXES.sandboxesByOrg }],
+  [COLLECTIONS.opsByMinute]: [
+    { key: { "_id.org_id": 1, "_id.t": 1 }, name: INDEXES.opsByMinuteOrgTime },
+    { key: { "_id.t": 1 }, name: INDEXES.opsByMinuteTime },
+  ],
+  [COLLECTIONS.opsByHour]: [
+    { key: { "_id.org_id": 1, "_id.t": 1 }, name: INDEXES.opsByHourOrgTime },
+    { key: { "_id.t": 1 }, name: INDEXES.opsByHourTime },
+  ],
+  [COLLECTIONS.opsByDay]: [
+    { key: { "_id.org_id": 1, "_id.t": 1 }, name: INDEXES.opsByDayOrgTime },
+    { key: { "_id.t": 1 }, name: INDEXES.opsByDayTime },
+  ],
+  [COLLECTIONS.memoryByMinute]: [{ key: { "_id.org_id": 1, "_id.sandbox_id": 1, "_id.t": 1 }, name: INDEXES.memoryByMinuteOrgSandboxTime }],
   [COLLECTIONS.apiKeys]: [
     { key: { secret_hash: 1 }, name: INDEXES.apiKeySecretUnique, unique: true },
     { key: { org_id: 1, user_id: 1 }, name: INDEXES.apiKeysByOrgUser },
@@ -188,6 +256,10 @@ export interface Collections {
   apiKeys: Collection<ApiKeyDoc>;
   prices: Collection<PriceTableDoc>;
   sandboxes: Collection<SandboxDoc>;
+  opsByMinute: Collection<OperationRollupDoc>;
+  opsByHour: Collection<OperationRollupDoc>;
+  opsByDay: Collection<OperationRollupDoc>;
+  memoryByMinute: Collection<MemoryRollupDoc>;
 }
 
 export function collections(db: Db): Collections {
@@ -197,6 +269,10 @@ export function collections(db: Db): Collections {
     apiKeys: db.collection<ApiKeyDoc>(COLLECTIONS.apiKeys),
     prices: db.collection<PriceTableDoc>(COLLECTIONS.prices),
     sandboxes: db.collection<SandboxDoc>(COLLECTIONS.sandboxes),
+    opsByMinute: db.collection<OperationRollupDoc>(COLLECTIONS.opsByMinute),
+    opsByHour: db.collection<OperationRollupDoc>(COLLECTIONS.opsByHour),
+    opsByDay: db.collection<OperationRollupDoc>(COLLECTIONS.opsByDay),
+    memoryByMinute: db.collection<MemoryRollupDoc>(COLLECTIONS.memoryByMinute),
   };
 }
 

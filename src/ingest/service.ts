@@ -1,6 +1,7 @@
 /**
  * Recording usage events: validate the whole request first (all-or-nothing), then insert with a
- * unique index on (org_id, event_id) doing the idempotency, then re-derive the touched sessions.
+ * unique index on (org_id, event_id) doing the idempotency, then re-derive the touched sessions,
+ * sandboxes and rollups from what is stored.
  */
 import { MongoBulkWriteError } from "mongodb";
 import type { Principal } from "../auth/principal.js";
@@ -11,6 +12,7 @@ import { badInput, forbidden, type InputIssue } from "../errors.js";
 import { buildSandboxAttributesPipeline } from "../pipelines/sandboxes.js";
 import { buildSessionEndsPipeline, buildSessionStartsPipeline } from "../pipelines/sessions.js";
 import { toInputIssues } from "../zod-issues.js";
+import { refreshRollups } from "./rollups.js";
 import { EVENT_TYPES, MAX_EVENTS_PER_REQUEST, MAX_FUTURE_SKEW_MS, MemoryEvent, OperationEvent, type UsageEvent } from "./events.js";
 
 export interface IngestResult {
@@ -148,6 +150,7 @@ export async function recordUsageEvents(
   }
   await deriveSessions(deps.cols, docs);
   await deriveSandboxes(deps.cols, docs);
+  await refreshRollups(deps.cols, docs);
   return { accepted, duplicates };
 }
 

@@ -11,6 +11,7 @@
  */
 import type { Document } from "mongodb";
 import { COLLECTIONS, INDEXES } from "../db/collections.js";
+import type { PlannedPipeline, UsageSource } from "./sandboxUsage.js";
 import { MS_PER_MINUTE } from "../time.js";
 import { sessionsOverlapping, type Window } from "./runtime.js";
 
@@ -21,6 +22,8 @@ const MB_DECIMALS = 2;
 const MB_MS_PER_GIB_SECOND = 1024 * 1000;
 
 export interface MemoryUsageQuery {
+  /** Samples from their per-minute rollup (usage_memory_1m), or raw from usage_events. */
+  source: UsageSource;
   orgId: string;
   /** One document comes out per sandbox, also for one without sessions or samples. */
   sandboxIds: string[];
@@ -70,11 +73,35 @@ export const floorMinute = (t: Date) => new Date(Math.floor(t.getTime() / MS_PER
 export const ceilMinute = (t: Date) => new Date(Math.ceil(t.getTime() / MS_PER_MINUTE) * MS_PER_MINUTE);
 
 /**
- * Runs on `usage_events`; its leading $match is served by usage_events_org_sandbox_type_ts
- * ({org_id, sandbox_id, type, ts}); the sessions branch by sessions_org_sandbox_started_at.
- * A sample belongs to the minute its timestamp falls in, including the whole of a boundary minute.
+ * The samples of the window's minutes, one document per sample (raw) or per sandbox-minute
+ * (rollup), as `{sb, t, used, n, peak}`. A sample belongs to the minute its timestamp falls in,
+ * including the whole of a boundary minute, so the per-minute rollup answers exactly. Served by
+ * usage_memory_1m_org_sandbox_t, or raw by usage_events_org_sandbox_type_ts.
  */
-export function buildMemoryUsagePipeline(q: MemoryUsageQuery): Document[] {
+function sampleStages(q: MemoryUsageQuery, first: Date, end: Date): PlannedPipeline {
+  const sandboxes = q.sandboxIds.length === 1 ? q.sandboxIds[0] : { $in: q.sandboxIds };
+  if (q.source === "rollups") {
+    return {
+      collection: COLLECTIONS.memoryByMinute,
+      pipeline: [
+        { $match: { "_id.org_id": q.orgId, "_id.sandbox_id": sandboxes, "_id.t": { $gte: first, $lt: end } } },
+        { $project: { _id: 0, sb: "$_id.sandbox_id", t: "$_id.t", used: 1, n: 1, peak: 1 } },
+      ],
+    };
+  }
+  return {
+    collection: COLLECTIONS.usageEvents,
+    pipeline: [
+      { $match: { org_id: q.orgId, sandbox_id: sandboxes, type: "sandbox.memory", ts: { $gte: first, $lt: end } } },
+      { $project: { _id: 0, sb: "$sandbox_id", t: { $dateTrunc: { date: "$ts", unit: "minute" } }, used: "$used_memory_mb", n: { $literal: 1 }, peak: "$used_memory_mb" } },
+    ],
+  };
+}
+
+/**
+ * The samples (sampleStages), then the sessions branch, served by sessions_org_sandbox_started_at.
+ */
+export function buildMemoryUsagePipeline(q: MemoryUsageQuery): PlannedPipeline {
   const { from, to } = q.window;
   const first = floorMinute(from);
   const end = ceilMinute(to);
@@ -91,89 +118,96 @@ export function buildMemoryUsagePipeline(q: MemoryUsageQuery): Document[] {
   const avg = { $cond: [{ $and: [provisioned, { $gt: ["$n", 0] }] }, { $divide: ["$used", "$n"] }, 0] };
   const round = (x: unknown, d: number) => ({ $round: [x, d] });
 
-  return [
-    { $match: { org_id: q.orgId, sandbox_id: sandboxes, type: "sandbox.memory", ts: { $gte: first, $lt: end } } },
-    { $project: { _id: 0, sb: "$sandbox_id", t: { $dateTrunc: { date: "$ts", unit: "minute" } }, used: "$used_memory_mb", n: { $literal: 1 } } },
-    {
-      $unionWith: {
-        coll: COLLECTIONS.sessions,
-        pipeline: [
-          { $match: sessionMatch },
-          {
-            $project: {
-              _id: 0,
-              sb: "$sandbox_id",
-              mb: "$memory_mb",
-              s: { $max: ["$started_at", from] },
-              e: { $min: [{ $ifNull: ["$ended_at", q.now] }, to] },
+  const samples = sampleStages(q, first, end);
+  return {
+    collection: samples.collection,
+    pipeline: [
+      ...samples.pipeline,
+      {
+        $unionWith: {
+          coll: COLLECTIONS.sessions,
+          pipeline: [
+            { $match: sessionMatch },
+            {
+              $project: {
+                _id: 0,
+                sb: "$sandbox_id",
+                mb: "$memory_mb",
+                s: { $max: ["$started_at", from] },
+                e: { $min: [{ $ifNull: ["$ended_at", q.now] }, to] },
+              },
             },
-          },
-          { $match: { $expr: { $lt: ["$s", "$e"] } } },
-          { $set: { i: { $range: [minuteIndex("$s", "$floor"), minuteIndex("$e", "$ceil")] } } },
-          { $unwind: "$i" },
-          {
-            $project: {
-              sb: 1,
-              t: minuteStart("$i"),
-              ms: { $subtract: [{ $min: ["$e", minuteStart({ $add: ["$i", 1] })] }, { $max: ["$s", minuteStart("$i")] }] },
-              mb: 1,
+            { $match: { $expr: { $lt: ["$s", "$e"] } } },
+            { $set: { i: { $range: [minuteIndex("$s", "$floor"), minuteIndex("$e", "$ceil")] } } },
+            { $unwind: "$i" },
+            {
+              $project: {
+                sb: 1,
+                t: minuteStart("$i"),
+                ms: { $subtract: [{ $min: ["$e", minuteStart({ $add: ["$i", 1] })] }, { $max: ["$s", minuteStart("$i")] }] },
+                mb: 1,
+              },
             },
-          },
-          { $project: { sb: 1, t: 1, ms: 1, mbms: { $multiply: ["$mb", "$ms"] } } },
-        ],
+            { $project: { sb: 1, t: 1, ms: 1, mbms: { $multiply: ["$mb", "$ms"] } } },
+          ],
+        },
       },
-    },
-    // One empty seed per sandbox, so one with neither sessions nor samples still gets its series.
-    { $unionWith: { pipeline: [{ $documents: q.sandboxIds.map((sb) => ({ sb, t: first })) }] } },
-    {
-      $group: {
-        _id: { sb: "$sb", t: "$t" },
-        up: { $sum: { $ifNull: ["$ms", 0] } },
-        mbms: { $sum: { $ifNull: ["$mbms", 0] } },
-        used: { $sum: "$used" },
-        n: { $sum: "$n" },
-        peak: { $max: "$used" },
+      // One empty seed per sandbox, so one with neither sessions nor samples still gets its series.
+      { $unionWith: { pipeline: [{ $documents: q.sandboxIds.map((sb) => ({ sb, t: first })) }] } },
+      {
+        $group: {
+          _id: { sb: "$sb", t: "$t" },
+          up: { $sum: { $ifNull: ["$ms", 0] } },
+          mbms: { $sum: { $ifNull: ["$mbms", 0] } },
+          used: { $sum: "$used" },
+          n: { $sum: "$n" },
+          peak: { $max: "$peak" },
+        },
       },
-    },
-    {
-      $project: {
-        _id: 0,
-        sb: "$_id.sb",
-        t: "$_id.t",
-        a: round({ $divide: ["$mbms", MB_MS_PER_GIB_SECOND] }, GIB_SECOND_DECIMALS),
-        u: round({ $divide: [{ $multiply: [avg, up] }, MB_MS_PER_GIB_SECOND] }, GIB_SECOND_DECIMALS),
-        s: round({ $divide: [up, 1000] }, SECONDS_DECIMALS),
-        m: { $cond: [provisioned, round({ $divide: ["$mbms", up] }, MB_DECIMALS), 0] },
-        v: round(avg, MB_DECIMALS),
-        p: { $cond: [provisioned, { $ifNull: ["$peak", 0] }, 0] },
+      {
+        $project: {
+          _id: 0,
+          sb: "$_id.sb",
+          t: "$_id.t",
+          a: round({ $divide: ["$mbms", MB_MS_PER_GIB_SECOND] }, GIB_SECOND_DECIMALS),
+          u: round({ $divide: [{ $multiply: [avg, up] }, MB_MS_PER_GIB_SECOND] }, GIB_SECOND_DECIMALS),
+          s: round({ $divide: [up, 1000] }, SECONDS_DECIMALS),
+          m: { $cond: [provisioned, round({ $divide: ["$mbms", up] }, MB_DECIMALS), 0] },
+          v: round(avg, MB_DECIMALS),
+          p: { $cond: [provisioned, { $ifNull: ["$peak", 0] }, 0] },
+        },
       },
-    },
-    // Every minute of the window gets a point; a generated minute carries only `sb` and `t`
-    // (nothing was provisioned or sampled in it, so each of its measures is 0).
-    { $densify: { field: "t", partitionByFields: ["sb"], range: { step: 1, unit: "minute", bounds: [first, end] } } },
-    { $sort: { sb: 1, t: 1 } },
-    {
-      $group: {
-        _id: "$sb",
-        points: { $push: "$$ROOT" },
-        a: { $sum: "$a" },
-        u: { $sum: "$u" },
-        s: { $sum: "$s" },
-        m: { $max: "$m" },
-        p: { $max: "$p" },
+      // Every minute of the window gets a point; a generated minute carries only `sb` and `t`
+      // (nothing was provisioned or sampled in it, so each of its measures is 0).
+      { $densify: { field: "t", partitionByFields: ["sb"], range: { step: 1, unit: "minute", bounds: [first, end] } } },
+      { $sort: { sb: 1, t: 1 } },
+      {
+        $group: {
+          _id: "$sb",
+          points: { $push: "$$ROOT" },
+          a: { $sum: "$a" },
+          u: { $sum: "$u" },
+          s: { $sum: "$s" },
+          m: { $max: "$m" },
+          p: { $max: "$p" },
+        },
       },
-    },
-    {
-      $project: {
-        points: 1,
-        memoryAllocatedGbSeconds: round("$a", GIB_SECOND_DECIMALS),
-        memoryUsedGbSeconds: round("$u", GIB_SECOND_DECIMALS),
-        uptimeSeconds: round("$s", SECONDS_DECIMALS),
-        memoryAllocatedPeakMb: { $ifNull: ["$m", 0] },
-        memoryUsedPeakMb: { $ifNull: ["$p", 0] },
+      {
+        $project: {
+          points: 1,
+          memoryAllocatedGbSeconds: round("$a", GIB_SECOND_DECIMALS),
+          memoryUsedGbSeconds: round("$u", GIB_SECOND_DECIMALS),
+          uptimeSeconds: round("$s", SECONDS_DECIMALS),
+          memoryAllocatedPeakMb: { $ifNull: ["$m", 0] },
+          memoryUsedPeakMb: { $ifNull: ["$p", 0] },
+        },
       },
-    },
-  ];
+    ],
+  };
 }
 
-export const MEMORY_USAGE_INDEX = { samples: INDEXES.eventsByOrgSandboxTypeTime, sessions: INDEXES.sessionsByOrgSandboxStart };
+export const MEMORY_USAGE_INDEX = {
+  samples: INDEXES.memoryByMinuteOrgSandboxTime,
+  rawSamples: INDEXES.eventsByOrgSandboxTypeTime,
+  sessions: INDEXES.sessionsByOrgSandboxStart,
+};

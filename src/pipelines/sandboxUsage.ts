@@ -4,7 +4,8 @@
  * bucket, and `$densify` adds the empty buckets, so every bucket of the page comes back in order.
  */
 import type { Document } from "mongodb";
-import { INDEXES } from "../db/collections.js";
+import { COLLECTIONS, INDEXES } from "../db/collections.js";
+import { OPERATION_LEVELS, type OperationLevel, ROLLUP_DIMENSIONS, truncate, unionOfPushed } from "./rollups.js";
 
 export const GROUP_BY_DIMENSIONS = ["user_id", "api_key_id", "org_id", "operation", "provider", "session_kind"] as const;
 export type GroupByDimension = (typeof GROUP_BY_DIMENSIONS)[number];
@@ -55,33 +56,38 @@ export function operationsMatch(scope: OperationScope, from: Date, to: Date): Do
 
 export const SANDBOX_USAGE_INDEX = { byOrg: INDEXES.eventsByOrgTypeTime, allOrgs: INDEXES.eventsByTypeTime };
 
-export function buildSandboxUsagePipeline(q: BucketPageQuery): Document[] {
+/** Where a usage answer is read from: the rollups (where they answer exactly) or the raw events. */
+export type UsageSource = "rollups" | "raw";
+
+/** A pipeline and the collection it runs on. */
+export interface PlannedPipeline {
+  collection: string;
+  pipeline: Document[];
+}
+
+/** The measures every source yields per document, summed (or maxed) into a bucket's result. */
+const MEASURES = {
+  request_count: { $sum: "$request_count" },
+  duration_ms: { $sum: "$duration_ms" },
+  workspace_bytes_in: { $sum: "$workspace_bytes_in" },
+  workspace_bytes_out: { $sum: "$workspace_bytes_out" },
+  files_changed_count: { $sum: "$files_changed_count" },
+  peak_memory_mib: { $max: "$peak_memory_mib" },
+  reserved_memory_mib: { $max: "$reserved_memory_mib" },
+};
+
+/**
+ * After the documents of the page are grouped by bucket and dimensions (with `num_operations`,
+ * the measures and `num_sessions` computed): one document per bucket with its sorted results, and
+ * `$densify` for the empty buckets.
+ */
+function bucketStages(q: BucketPageQuery): Document[] {
   const unit = DATE_UNIT[q.width];
-  const groupKey: Document = { bucket: { $dateTrunc: { date: "$ts", unit, binSize: 1, timezone: "UTC" } } };
-  for (const dim of q.groupBy) groupKey[dim] = { $ifNull: [`$${dim}`, null] };
   const dimensions: Document = {};
   for (const dim of GROUP_BY_DIMENSIONS) dimensions[dim] = q.groupBy.includes(dim) ? `$_id.${dim}` : null;
   const order: Document = { "_id.bucket": 1 };
   for (const dim of q.groupBy) order[`_id.${dim}`] = 1;
-
   return [
-    { $match: operationsMatch(q.scope, q.from, q.to) },
-    {
-      $group: {
-        _id: groupKey,
-        num_operations: { $sum: 1 },
-        // Session ids are unique per org only: across orgs (all_orgs, org_ids) "s1" of two orgs is two sessions.
-        sessions: { $addToSet: { org_id: "$org_id", session_id: "$session_id" } },
-        request_count: { $sum: "$request_count" },
-        duration_ms: { $sum: "$duration_ms" },
-        workspace_bytes_in: { $sum: "$workspace_bytes_in" },
-        workspace_bytes_out: { $sum: "$workspace_bytes_out" },
-        files_changed_count: { $sum: "$files_changed_count" },
-        oom_killed_count: { $sum: { $cond: [{ $eq: ["$oom_killed", true] }, 1, 0] } },
-        peak_memory_mib: { $max: "$peak_memory_mib" },
-        reserved_memory_mib: { $max: "$reserved_memory_mib" },
-      },
-    },
     { $sort: order },
     {
       $group: {
@@ -90,7 +96,7 @@ export function buildSandboxUsagePipeline(q: BucketPageQuery): Document[] {
           $push: {
             object: "organization.usage.sandbox.result",
             num_operations: "$num_operations",
-            num_sessions: { $size: "$sessions" },
+            num_sessions: "$num_sessions",
             request_count: "$request_count",
             duration_ms: "$duration_ms",
             workspace_bytes_in: "$workspace_bytes_in",
@@ -108,4 +114,127 @@ export function buildSandboxUsagePipeline(q: BucketPageQuery): Document[] {
     { $densify: { field: "start", range: { step: 1, unit, bounds: [q.firstBucket, q.endBucket] } } },
     { $sort: { start: 1 } },
   ];
+}
+
+/** The first $group's key: the bucket of `timeField` and the requested dimensions. */
+function groupKey(q: BucketPageQuery, timeField: string): Document {
+  const key: Document = { bucket: truncate(timeField, DATE_UNIT[q.width]) };
+  for (const dim of q.groupBy) key[dim] = { $ifNull: [`$${dim}`, null] };
+  return key;
+}
+
+/** From raw operation events; the leading $match is served by SANDBOX_USAGE_INDEX. */
+export function buildSandboxUsagePipeline(q: BucketPageQuery): Document[] {
+  return [
+    { $match: operationsMatch(q.scope, q.from, q.to) },
+    {
+      $group: {
+        _id: groupKey(q, "$ts"),
+        num_operations: { $sum: 1 },
+        // Session ids are unique per org only: across orgs (all_orgs, org_ids) "s1" of two orgs is two sessions.
+        sessions: { $addToSet: { org_id: "$org_id", session_id: "$session_id" } },
+        oom_killed_count: { $sum: { $cond: [{ $eq: ["$oom_killed", true] }, 1, 0] } },
+        ...MEASURES,
+      },
+    },
+    { $set: { num_sessions: { $size: "$sessions" } } },
+    ...bucketStages(q),
+  ];
+}
+
+/** One stretch of the page's time range and the coarsest source that covers it in whole buckets. */
+export interface Segment {
+  source: OperationLevel | "raw";
+  from: Date;
+  to: Date;
+}
+
+/**
+ * [from, to) cut into the coarsest whole buckets of the rollups no wider than `width` (a day
+ * bucket cannot be split into hours), finer ones towards the edges, and raw events for the
+ * sub-minute rest: e.g. 10:00:30–13:00 in 1h buckets is raw 10:00:30–10:01, minutes 10:01–11:00,
+ * hours 11:00–13:00. In time order.
+ */
+export function rollupSegments(from: Date, to: Date, width: BucketWidth): Segment[] {
+  const levels = (["1d", "1h", "1m"] as const).filter((l) => BUCKET_WIDTHS[l] <= BUCKET_WIDTHS[width]);
+  const out: Segment[] = [];
+  const cover = (a: number, b: number, i: number): void => {
+    if (a >= b) return;
+    const level = levels[i];
+    if (!level) {
+      out.push({ source: "raw", from: new Date(a), to: new Date(b) });
+      return;
+    }
+    const ms = OPERATION_LEVELS[level].ms;
+    const lo = Math.ceil(a / ms) * ms;
+    const hi = Math.floor(b / ms) * ms;
+    if (lo >= hi) return cover(a, b, i + 1);
+    cover(a, lo, i + 1);
+    out.push({ source: level, from: new Date(lo), to: new Date(hi) });
+    cover(hi, b, i + 1);
+  };
+  cover(from.getTime(), to.getTime(), 0);
+  return out;
+}
+
+/** One segment's documents in the common shape the page's $group reads. */
+function segmentStages(segment: Segment, scope: OperationScope, qualify: boolean): Document[] {
+  const qualified = (org: string, session: string) => ({ $concat: [org, "/", session] });
+  if (segment.source === "raw") {
+    const project: Document = { _id: 0, org_id: 1, t: "$ts", n: { $literal: 1 }, oom_killed_count: { $cond: [{ $eq: ["$oom_killed", true] }, 1, 0] } };
+    for (const dim of GROUP_BY_DIMENSIONS) if (dim !== "org_id") project[dim] = 1;
+    for (const m of Object.keys(MEASURES)) project[m] = 1;
+    project.sessions = [qualify ? qualified("$org_id", "$session_id") : "$session_id"];
+    return [{ $match: operationsMatch(scope, segment.from, segment.to) }, { $project: project }];
+  }
+  const match: Document = {};
+  if (scope.orgIds) match["_id.org_id"] = scope.orgIds.length === 1 ? scope.orgIds[0] : { $in: scope.orgIds };
+  match["_id.t"] = { $gte: segment.from, $lt: segment.to };
+  const project: Document = { _id: 0, org_id: "$_id.org_id", t: "$_id.t", n: 1, oom_killed_count: 1 };
+  for (const dim of ROLLUP_DIMENSIONS) project[dim] = `$_id.${dim}`;
+  for (const m of Object.keys(MEASURES)) project[m] = 1;
+  project.sessions = qualify ? { $map: { input: "$sessions", in: qualified("$_id.org_id", "$$this") } } : 1;
+  return [{ $match: match }, { $project: project }];
+}
+
+const SEGMENT_COLLECTION = (segment: Segment) => (segment.source === "raw" ? COLLECTIONS.usageEvents : OPERATION_LEVELS[segment.source].collection);
+
+/**
+ * From the rollups: the page's time range as segments (rollupSegments), each read from its
+ * collection through its (org, t) or (t) index and unioned, then grouped as from raw events.
+ * Cost follows the buckets and dimension values, not the events behind them.
+ */
+export function buildSandboxUsageRollupPipeline(q: BucketPageQuery): PlannedPipeline {
+  const segments = rollupSegments(q.from, q.to, q.width);
+  if (segments.length === 0) segments.push({ source: "raw", from: q.from, to: q.to });
+  // Session ids are unique per org only; across orgs they are counted as "org/session".
+  const qualify = q.scope.orgIds === null || q.scope.orgIds.length > 1;
+  const [first, ...rest] = segments;
+  return {
+    collection: SEGMENT_COLLECTION(first!),
+    pipeline: [
+      ...segmentStages(first!, q.scope, qualify),
+      ...rest.map((s) => ({ $unionWith: { coll: SEGMENT_COLLECTION(s), pipeline: segmentStages(s, q.scope, qualify) } })),
+      {
+        $group: {
+          _id: groupKey(q, "$t"),
+          num_operations: { $sum: "$n" },
+          sessions: { $push: "$sessions" },
+          oom_killed_count: { $sum: "$oom_killed_count" },
+          ...MEASURES,
+        },
+      },
+      { $set: { num_sessions: { $size: unionOfPushed("$sessions") } } },
+      ...bucketStages(q),
+    ],
+  };
+}
+
+/**
+ * The page's pipeline. Rollups answer exactly unless the answer is restricted to an external
+ * user's sessions (X-On-Behalf-Of), which they do not keep apart: then raw events.
+ */
+export function planSandboxUsage(q: BucketPageQuery, source: UsageSource): PlannedPipeline {
+  if (source === "rollups" && q.scope.sessions === null) return buildSandboxUsageRollupPipeline(q);
+  return { collection: COLLECTIONS.usageEvents, pipeline: buildSandboxUsagePipeline(q) };
 }

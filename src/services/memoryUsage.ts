@@ -4,7 +4,7 @@
  */
 import { type Principal, requireScope } from "../auth/principal.js";
 import type { SandboxDoc } from "../db/collections.js";
-import { type AppDeps, queryOptions } from "../deps.js";
+import { type AppDeps, runPlanned } from "../deps.js";
 import { buildMemoryUsagePipeline, type MemoryTotalsRow, type MemoryUsageRow } from "../pipelines/memory.js";
 import type { Window } from "../pipelines/runtime.js";
 import { requireSandbox } from "./sandboxes.js";
@@ -50,8 +50,15 @@ export async function memoryUsageOfMany(deps: AppDeps, p: Principal, sandboxes: 
   const orgs = new Set(sandboxes.map((s) => s.org_id));
   if (orgs.size !== 1) throw new Error("memoryUsageOfMany: sandboxes of one organization at a time");
   const ids = [...new Set(sandboxes.map((s) => s.sandbox_id))];
-  const pipeline = buildMemoryUsagePipeline({ orgId: sandboxes[0]!.org_id, sandboxIds: ids, window, now, externalUserId: p.onBehalfOf });
-  const rows = await deps.cols.usageEvents.aggregate<MemoryUsageRow>(pipeline, queryOptions(deps)).toArray();
+  const planned = buildMemoryUsagePipeline({
+    source: deps.config.USAGE_SOURCE,
+    orgId: sandboxes[0]!.org_id,
+    sandboxIds: ids,
+    window,
+    now,
+    externalUserId: p.onBehalfOf,
+  });
+  const rows = await runPlanned<MemoryUsageRow>(deps, planned);
   const byId = new Map(rows.map((r) => [r._id, r]));
   return sandboxes.map((sandbox) => {
     const row = byId.get(sandbox.sandbox_id);

@@ -6,14 +6,14 @@
 import type { Principal } from "../auth/principal.js";
 import { requireScope } from "../auth/principal.js";
 import { OrgId } from "../auth/keys.js";
-import { type AppDeps, queryOptions } from "../deps.js";
+import { type AppDeps, runPlanned } from "../deps.js";
 import { badInput, type InputIssue } from "../errors.js";
 import {
   BUCKET_WIDTHS,
   type BucketWidth,
-  buildSandboxUsagePipeline,
   GROUP_BY_DIMENSIONS,
   type GroupByDimension,
+  planSandboxUsage,
 } from "../pipelines/sandboxUsage.js";
 import { operationScope, resolveOrgScope } from "./scope.js";
 
@@ -182,7 +182,7 @@ export async function getSandboxUsage(
   const pageEnd = Math.min(total, state.k + v.limit);
   const firstBucket = first + state.k * w;
   const endBucket = first + pageEnd * w;
-  const pipeline = buildSandboxUsagePipeline({
+  const planned = planSandboxUsage({
     scope: await operationScope(deps.cols, principal, orgs),
     width: v.width,
     groupBy: v.groupBy,
@@ -190,8 +190,8 @@ export async function getSandboxUsage(
     to: new Date(Math.min(state.e, endBucket) * 1000),
     firstBucket: new Date(firstBucket * 1000),
     endBucket: new Date(endBucket * 1000),
-  });
-  const rows = await deps.cols.usageEvents.aggregate<{ start: Date; results?: SandboxUsageResultJson[] }>(pipeline, queryOptions(deps)).toArray();
+  }, deps.config.USAGE_SOURCE);
+  const rows = await runPlanned<{ start: Date; results?: SandboxUsageResultJson[] }>(deps, planned);
   // The pipeline's $densify returns every bucket of the page, empty ones without `results`.
   const data: SandboxUsageBucketJson[] = rows.map((row) => {
     const start = Math.round(row.start.getTime() / 1000);

@@ -177,7 +177,7 @@ describe("behind Apollo Gateway with a second subgraph", () => {
     });
     // One find for the 100 sandbox references, one aggregation per usage field, whatever N is.
     expect(commands.count("find", "sandboxes")).toBe(1);
-    expect(commands.count("aggregate", "usage_events")).toBe(1); // memoryUsage
+    expect(commands.count("aggregate", "usage_memory_1m")).toBe(1); // memoryUsage, from its per-minute rollup
     expect(commands.count("aggregate", "sessions")).toBe(2); // usage, runtimeSummary
     expect(commands.sent.filter((c) => c.name === "aggregate")).toHaveLength(3);
   });

@@ -34,10 +34,12 @@ export interface TestAppOptions {
   label?: string;
   /** The driver emits command events (see commands.ts). */
   monitorCommands?: boolean;
+  /** Serve from this database (another app's, say) instead of a new one; close() leaves it open. */
+  mongo?: TestMongo;
 }
 
 export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
-  const mongo = await startTestMongo(opts.label ?? "app", { monitorCommands: opts.monitorCommands });
+  const mongo = opts.mongo ?? (await startTestMongo(opts.label ?? "app", { monitorCommands: opts.monitorCommands }));
   // Rate limiting is off unless a test turns it on: suites send hundreds of requests with one key.
   const config: Config = loadConfig({ LOG_LEVEL: "silent", BOOTSTRAP_ADMIN_KEY: BOOTSTRAP_KEY, DEMO_DATA: "false", RATE_LIMIT_MAX: "0", ...opts.env });
   await ensureIndexes(mongo.db);
@@ -62,7 +64,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     },
     async close() {
       await app.close();
-      await mongo.close();
+      if (!opts.mongo) await mongo.close();
     },
   };
 }
