@@ -5,6 +5,7 @@
  * indexes, rather than by mingo.
  */
 import { Collection, withId } from "./collection.js";
+import type { Index } from "./indexes.js";
 import { compareValues } from "./compare.js";
 import { badValue, checkDeadline, ErrorCodes, MongoCommandError } from "./errors.js";
 import { executes, type Verbosity } from "./explain.js";
@@ -131,15 +132,14 @@ function runMerge(store: Store, db: string, spec: unknown, results: Doc[], varia
   const whenNotMatched = opts.whenNotMatched ?? "insert";
   const { coll } = store.ensureCollection(t.db, t.coll);
 
+  // The unique index that makes `on` a key (MongoDB requires one); matches are looked up in it.
   const onIsId = on.length === 1 && on[0] === "_id";
-  if (!onIsId) {
-    const covered = [...coll.indexes.values()].some(
-      (ix) => ix.unique && ix.fields.length === on.length && on.every((f) => ix.fields.includes(f)),
-    );
-    if (!covered) {
-      throw new MongoCommandError(ErrorCodes.MergeOnFieldsNotUnique, "Location51183",
-        "Cannot find index to verify that join fields will be unique");
-    }
+  const keyIndex = onIsId
+    ? coll.indexes.get("_id_")!
+    : [...coll.indexes.values()].find((ix) => ix.unique && ix.fields.length === on.length && on.every((f) => ix.fields.includes(f)));
+  if (!keyIndex) {
+    throw new MongoCommandError(ErrorCodes.MergeOnFieldsNotUnique, "Location51183",
+      "Cannot find index to verify that join fields will be unique");
   }
 
   for (const result of results) {
@@ -152,7 +152,7 @@ function runMerge(store: Store, db: string, spec: unknown, results: Doc[], varia
       }
       filter[f] = values[0];
     }
-    const match = firstExact(coll, filter, on);
+    const match = firstExact(coll, keyIndex, filter, on);
     if (!match) {
       if (whenNotMatched === "insert") coll.insert(withId(result));
       else if (whenNotMatched === "fail") {
@@ -180,7 +180,8 @@ function runMerge(store: Store, db: string, spec: unknown, results: Doc[], varia
       next = newAggregator(whenMatched as Doc[], { variables: vars }).run([cloneDoc(existing)])[0] as Doc;
       next = applyUpdate(existing, next, { isInsert: false });
     } else throw badValue(`unknown whenMatched mode: ${String(whenMatched)}`);
-    coll.replace(rid, next);
+    // An unchanged document is not rewritten (nor are its index entries), as mongod skips no-op updates.
+    if (compareValues(next, existing) !== 0) coll.replace(rid, next);
   }
 }
 
@@ -192,9 +193,11 @@ function evaluateLet(letSpec: Doc, result: Doc): Doc {
   return out;
 }
 
-function firstExact(coll: Collection, filter: Doc, on: string[]): [number, Doc] | undefined {
-  for (const [rid, doc] of coll.match(filter)) {
-    if (on.every((f) => compareValues(valuesAtPath(doc, f).values[0], filter[f]) === 0)) return [rid, doc];
+/** The target document whose `on` fields equal `filter`'s, found through the unique index on them. */
+function firstExact(coll: Collection, index: Index, filter: Doc, on: string[]): [number, Doc] | undefined {
+  for (const rid of index.scan(index.fields.map((f) => ({ points: [filter[f]] })))) {
+    const doc = coll.docs.get(rid);
+    if (doc && on.every((f) => compareValues(valuesAtPath(doc, f).values[0], filter[f]) === 0)) return [rid, doc];
   }
   return undefined;
 }

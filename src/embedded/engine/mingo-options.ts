@@ -61,7 +61,12 @@ const CONTEXT = Context.init({
   window,
 } as unknown as Parameters<typeof Context.init>[0]);
 
-export function queryOptions(extra: Partial<Options> = {}): Partial<Options> {
+/**
+ * Options as a plain object. mingo copies the Context's whole operator table (hundreds of entries)
+ * out of plain options for every Query and Aggregator built from them; `queryOptions` avoids that.
+ * Plain options are still what mingo's `update` needs, since it adds operators to its Context.
+ */
+export function plainOptions(extra: Partial<Options> = {}): Partial<Options> {
   return {
     // mingo builds some stages ($setWindowFields) from $function internally, so scripts stay
     // enabled here; clients can never send $where/$function/$accumulator (see rejectScripts).
@@ -71,6 +76,26 @@ export function queryOptions(extra: Partial<Options> = {}): Partial<Options> {
     context: CONTEXT,
     ...extra,
   };
+}
+
+/**
+ * One of mingo's ComputeOptions, which it takes as they are (no Context copy). mingo does not
+ * export the class, so one engine stage run hands over an instance to derive new ones from.
+ */
+const BASE_OPTIONS: Options & { options: Options } = (() => {
+  let captured: unknown = null;
+  const capture: EngineStage = (input, options) => {
+    captured = options;
+    return input;
+  };
+  new Aggregator([{ [ENGINE_STAGE]: capture }], plainOptions()).run([]);
+  return captured as Options & { options: Options };
+})();
+const ComputeOptions = BASE_OPTIONS.constructor as new (options: Options) => Options;
+
+/** Options for a Query or Aggregator, sharing the engine's one Context. */
+export function queryOptions(extra: Partial<Options> = {}): Options {
+  return new ComputeOptions({ ...BASE_OPTIONS.options, ...extra });
 }
 
 export function newQuery(filter: Doc): Query {

@@ -2,7 +2,7 @@
 import { update as mingoUpdate } from "mingo/updater";
 import { compareValues } from "./compare.js";
 import { ErrorCodes, failedToParse, MongoCommandError } from "./errors.js";
-import { newAggregator, queryOptions } from "./mingo-options.js";
+import { newAggregator, plainOptions } from "./mingo-options.js";
 import { cloneDoc, type Doc, isPlainObject } from "./paths.js";
 
 const MODIFIERS = new Set([
@@ -49,10 +49,10 @@ export function applyUpdate(doc: Doc, u: UpdateSpec, opts: { isInsert: boolean; 
     const { $setOnInsert, ...rest } = u;
     checkModifierTargets(doc, rest, opts.isInsert);
     if (Object.keys(rest).length > 0) {
-      mingoUpdate(next, rest, opts.arrayFilters, undefined, { queryOptions: queryOptions() });
+      mingoUpdate(next, rest, opts.arrayFilters, undefined, { queryOptions: plainOptions() });
     }
     if (opts.isInsert && isPlainObject($setOnInsert)) {
-      mingoUpdate(next, { $set: $setOnInsert }, undefined, undefined, { queryOptions: queryOptions() });
+      mingoUpdate(next, { $set: $setOnInsert }, undefined, undefined, { queryOptions: plainOptions() });
     }
   } else {
     const replacement: Doc = cloneDoc(u);
