@@ -1,0 +1,145 @@
+/**
+ * Every query's first stage — and the first stage of every `$unionWith`/`$lookup` it reads through —
+ * is served by the index named for it in the code (src/db/collections.ts), as the database's own
+ * `explain` reports, and nothing scans a whole collection. The pipelines are the ones the services
+ * build, over a small real data set (an empty collection would explain as EOF on a real mongod).
+ */
+import type { Document } from "mongodb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fixedClock } from "../../src/clock.js";
+import { COLLECTIONS, ensureIndexes, INDEXES } from "../../src/db/collections.js";
+import { buildMemoryUsagePipeline } from "../../src/pipelines/memory.js";
+import { buildMemoryMinutesPipeline, buildOperationMinutesPipeline, buildOperationRollupPipeline } from "../../src/pipelines/rollups.js";
+import { buildRuntimeSummaryPipeline, buildUsageRollupPipeline } from "../../src/pipelines/runtime.js";
+import { buildSandboxAttributesPipeline, buildTagKeysPipeline } from "../../src/pipelines/sandboxes.js";
+import { buildSandboxUsagePipeline, buildSandboxUsageRollupPipeline, type BucketPageQuery } from "../../src/pipelines/sandboxUsage.js";
+import { buildSessionEndsPipeline, buildSessionStartsPipeline } from "../../src/pipelines/sessions.js";
+import { buildSandboxQuantitiesPipeline, buildUsageAggregatePipeline } from "../../src/pipelines/usageAggregate.js";
+import { DEFAULT_PRICES } from "../../src/services/prices.js";
+import { indexesUsed, scansCollection } from "../embedded/explain-helpers.js";
+import { startTestApp, type TestApp } from "../helpers/app.js";
+import { ingest, memorySample, operation, start, stop } from "../helpers/events.js";
+
+const NOW = new Date("2026-05-28T00:00:00Z");
+const at = (iso: string) => new Date(iso);
+const window = { from: at("2026-05-20T00:00:00Z"), to: NOW };
+
+let t: TestApp;
+
+beforeAll(async () => {
+  t = await startTestApp({ label: "qindexes", clock: fixedClock(NOW.toISOString()) });
+  const key = await t.key("acme", "alice", ["ingest"]);
+  await ingest(t, key, [
+    start("s1", "2026-05-27T10:00:00Z", { sandbox_id: "sb-1", external_user_id: "cust-1", tags: { team: "core" } }),
+    operation("s1", "command", "2026-05-27T10:30:00Z", { sandbox_id: "sb-1" }),
+    stop("s1", "2026-05-27T11:00:00Z", { sandbox_id: "sb-1" }),
+    start("s2", "2026-05-26T10:00:00Z", { sandbox_id: "sb-2", user_id: "bob" }),
+    memorySample("sb-1", "2026-05-27T10:10:00Z", 300),
+  ]);
+  await t.deps.cols.prices.insertOne({ _id: "acme", ...DEFAULT_PRICES, updated_at: NOW, updated_by: "test" });
+}, 60_000);
+afterAll(() => t?.close());
+
+/** Which indexes the database says serve `pipeline` on `collection`, and whether anything scans. */
+async function explain(collection: string, pipeline: Document[]) {
+  const plan = await t.mongo.db.collection(collection).aggregate(pipeline).explain("queryPlanner");
+  return { indexes: indexesUsed(plan).sort(), scans: scansCollection(plan) };
+}
+
+const page = (overrides: Partial<BucketPageQuery>): BucketPageQuery => ({
+  scope: { orgIds: ["acme"], sessions: null },
+  width: "1h",
+  groupBy: ["user_id"],
+  from: at("2026-05-26T10:00:30Z"),
+  to: at("2026-05-28T00:00:00Z"),
+  firstBucket: at("2026-05-26T10:00:00Z"),
+  endBucket: at("2026-05-28T00:00:00Z"),
+  ...overrides,
+});
+
+describe("every query's first stage is served by its named index", () => {
+  const cases: Array<{ name: string; collection: string; pipeline: () => Document[]; indexes: string[] }> = [
+    { name: "MKA1 from rollups, one org", ...asCase(() => buildSandboxUsageRollupPipeline(page({}))), indexes: [INDEXES.eventsByOrgTypeTime, INDEXES.opsByMinuteOrgTime, INDEXES.opsByHourOrgTime] },
+    { name: "MKA1 from rollups, all orgs", ...asCase(() => buildSandboxUsageRollupPipeline(page({ scope: { orgIds: null, sessions: null }, width: "1d", from: at("2026-05-20T00:00:00Z") }))), indexes: [INDEXES.opsByDayTime] },
+    { name: "MKA1 from raw events", collection: COLLECTIONS.usageEvents, pipeline: () => buildSandboxUsagePipeline(page({})), indexes: [INDEXES.eventsByOrgTypeTime] },
+    { name: "MKA1 from raw events, all orgs", collection: COLLECTIONS.usageEvents, pipeline: () => buildSandboxUsagePipeline(page({ scope: { orgIds: null, sessions: null } })), indexes: [INDEXES.eventsByTypeTime] },
+    {
+      name: "OpenComputer memory from rollups",
+      ...asCase(() => buildMemoryUsagePipeline({ source: "rollups", orgId: "acme", sandboxIds: ["sb-1", "sb-2"], window, now: NOW, externalUserId: null })),
+      indexes: [INDEXES.memoryByMinuteOrgSandboxTime, INDEXES.sessionsByOrgSandboxStart],
+    },
+    {
+      name: "OpenComputer memory from raw samples",
+      ...asCase(() => buildMemoryUsagePipeline({ source: "raw", orgId: "acme", sandboxIds: ["sb-1"], window, now: NOW, externalUserId: null })),
+      indexes: [INDEXES.eventsByOrgSandboxTypeTime, INDEXES.sessionsByOrgSandboxStart],
+    },
+    {
+      name: "MIOSA rollup (prices joined by _id)",
+      collection: COLLECTIONS.sessions,
+      pipeline: () => buildUsageRollupPipeline({ orgIds: ["acme"], groupBy: "external_user_id", window, now: NOW, defaultPrices: DEFAULT_PRICES, externalUserId: null }),
+      indexes: [INDEXES.sessionsByOrgStart, "_id_"],
+    },
+    {
+      name: "MIOSA rollup on behalf of an external user",
+      collection: COLLECTIONS.sessions,
+      pipeline: () => buildUsageRollupPipeline({ orgIds: ["acme"], groupBy: "external_user_id", window, now: NOW, defaultPrices: DEFAULT_PRICES, externalUserId: "cust-1" }),
+      indexes: [INDEXES.sessionsByOrgExternalUser, "_id_"],
+    },
+    {
+      name: "Dreadnode summary",
+      collection: COLLECTIONS.sessions,
+      pipeline: () => buildRuntimeSummaryPipeline({ orgId: "acme", userIds: ["alice"], externalUserId: null, monthStart: at("2026-05-01T00:00:00Z"), now: NOW }),
+      indexes: [INDEXES.sessionsByOrgUserStart],
+    },
+    {
+      name: "OpenComputer aggregate (sandboxes joined by _id)",
+      collection: COLLECTIONS.sessions,
+      pipeline: () => buildUsageAggregatePipeline({ orgId: "acme", window, now: NOW, externalUserId: null, groupBy: { kind: "tag", key: "team" }, filters: [], sort: "memoryGbSeconds", limit: 50, after: null }),
+      indexes: [INDEXES.sessionsByOrgStart, "_id_"],
+    },
+    {
+      name: "Sandbox.usage",
+      collection: COLLECTIONS.sessions,
+      pipeline: () => buildSandboxQuantitiesPipeline({ orgId: "acme", sandboxIds: ["sb-1", "sb-2"], window, now: NOW, externalUserId: null }),
+      indexes: [INDEXES.sessionsByOrgSandboxStart],
+    },
+    { name: "tag keys", collection: COLLECTIONS.sandboxes, pipeline: () => buildTagKeysPipeline("acme"), indexes: [INDEXES.sandboxesByOrg] },
+    { name: "ingest: session starts", collection: COLLECTIONS.usageEvents, pipeline: () => buildSessionStartsPipeline("acme", ["s1"]), indexes: [INDEXES.eventsByOrgSession] },
+    { name: "ingest: session ends", collection: COLLECTIONS.usageEvents, pipeline: () => buildSessionEndsPipeline("acme", ["s1"]), indexes: [INDEXES.eventsByOrgSession] },
+    { name: "ingest: sandbox alias and tags", collection: COLLECTIONS.sessions, pipeline: () => buildSandboxAttributesPipeline("acme", ["sb-1"]), indexes: [INDEXES.sessionsByOrgSandboxStart] },
+    { name: "ingest: minute rollups", collection: COLLECTIONS.usageEvents, pipeline: () => buildOperationMinutesPipeline("acme", window.from, window.to, "refresh"), indexes: [INDEXES.eventsByOrgTypeTime] },
+    { name: "ingest: hour rollups", collection: COLLECTIONS.opsByMinute, pipeline: () => buildOperationRollupPipeline("1h", "acme", window.from, window.to, "refresh"), indexes: [INDEXES.opsByMinuteOrgTime] },
+    { name: "ingest: day rollups", collection: COLLECTIONS.opsByHour, pipeline: () => buildOperationRollupPipeline("1d", "acme", window.from, window.to, "refresh"), indexes: [INDEXES.opsByHourOrgTime] },
+    { name: "ingest: memory minutes", collection: COLLECTIONS.usageEvents, pipeline: () => buildMemoryMinutesPipeline("acme", ["sb-1"], window.from, window.to, "refresh"), indexes: [INDEXES.eventsByOrgSandboxTypeTime] },
+    { name: "rebuild: memory minutes", collection: COLLECTIONS.usageEvents, pipeline: () => buildMemoryMinutesPipeline("acme", null, window.from, window.to, "rebuild"), indexes: [INDEXES.eventsByOrgTypeTime] },
+  ];
+
+  for (const c of cases) {
+    it(c.name, async () => {
+      expect(await explain(c.collection, c.pipeline())).toEqual({ indexes: [...c.indexes].sort(), scans: false });
+    });
+  }
+
+  it("finds by the named index: API keys by secret hash, a user's sessions on behalf of them, sandboxes by _id", async () => {
+    const find = async (collection: string, filter: Document) => {
+      const plan = await t.mongo.db.collection(collection).find(filter).explain("queryPlanner");
+      return { indexes: indexesUsed(plan), scans: scansCollection(plan) };
+    };
+    expect(await find(COLLECTIONS.apiKeys, { secret_hash: "x" })).toEqual({ indexes: [INDEXES.apiKeySecretUnique], scans: false });
+    expect(await find(COLLECTIONS.sessions, { org_id: "acme", external_user_id: "cust-1" })).toEqual({ indexes: [INDEXES.sessionsByOrgExternalUser], scans: false });
+    expect(await find(COLLECTIONS.sandboxes, { _id: { $in: ["acme/sb-1", "acme/sb-2"] } })).toEqual({ indexes: ["_id_"], scans: false });
+  });
+
+  it("creates them idempotently at start", async () => {
+    const list = async () => Object.fromEntries(await Promise.all(Object.values(COLLECTIONS).map(async (c) => [c, (await t.mongo.db.collection(c).listIndexes().toArray()).map((i) => i.name).sort()])));
+    const before = await list();
+    await ensureIndexes(t.mongo.db);
+    expect(await list()).toEqual(before);
+    const named = Object.values(before).flat();
+    for (const name of Object.values(INDEXES)) expect(named, name).toContain(name);
+  });
+});
+
+function asCase(build: () => { collection: string; pipeline: Document[] }) {
+  return { collection: build().collection, pipeline: () => build().pipeline };
+}
