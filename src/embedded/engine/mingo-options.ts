@@ -2,7 +2,8 @@
  * The one place mingo is configured, so queries, updates and pipelines agree on semantics: a
  * Context with every mingo operator, where MongoDB's semantics differ from mingo's replaced by
  * our own (`$dateTrunc` with time zones, `$sort` and range operators in BSON order across all
- * numeric types, `$type` by BSON type, `$count` on empty input, `$densify` filling its bounds, comparison expressions across types).
+ * numeric types, `$type` by BSON type, `$count` on empty input, `$densify` filling its bounds, comparison expressions across types,
+ * `$group` streaming its input into per-group accumulators with MongoDB's equality and accumulator rules).
  */
 import { Aggregator } from "mingo/aggregator";
 import { Context, ProcessingMode } from "mingo/core";
@@ -18,6 +19,7 @@ import type { Options } from "mingo/types";
 import * as comparison from "./operators/compare.js";
 import { $dateTrunc } from "./operators/dateTrunc.js";
 import { $densify } from "./operators/densify.js";
+import { $group } from "./operators/group.js";
 import { $gt, $gte, $lt, $lte, $type } from "./operators/query.js";
 import { $sort } from "./sort.js";
 import { ErrorCodes, MongoCommandError } from "./errors.js";
@@ -52,14 +54,16 @@ function $_embeddedStage(collection: Iterator, run: EngineStage, options: Option
   return run(collection, options);
 }
 
-const CONTEXT = Context.init({
+const OPERATORS = {
   accumulator,
   expression: { ...expression, ...comparison, $dateTrunc },
-  pipeline: { ...pipeline, $sort, $densify, [DEADLINE_STAGE]: $_embeddedDeadline, [ENGINE_STAGE]: $_embeddedStage },
+  pipeline: { ...pipeline, $sort, $densify, $group, [DEADLINE_STAGE]: $_embeddedDeadline, [ENGINE_STAGE]: $_embeddedStage },
   projection,
   query: { ...query, $gt, $gte, $lt, $lte, $type },
   window,
-} as unknown as Parameters<typeof Context.init>[0]);
+};
+
+const CONTEXT = Context.init(OPERATORS as unknown as Parameters<typeof Context.init>[0]);
 
 /**
  * Options as a plain object. mingo copies the Context's whole operator table (hundreds of entries)
@@ -96,6 +100,15 @@ const ComputeOptions = BASE_OPTIONS.constructor as new (options: Options) => Opt
 /** Options for a Query or Aggregator, sharing the engine's one Context. */
 export function queryOptions(extra: Partial<Options> = {}): Options {
   return new ComputeOptions({ ...BASE_OPTIONS.options, ...extra });
+}
+
+/**
+ * Options whose Context has `stages` in place of the engine's pipeline stages of the same names.
+ * For tests that compare an engine stage with the mingo stage it replaces.
+ */
+export function optionsWithStages(stages: Record<string, unknown>, extra: Partial<Options> = {}): Options {
+  const context = Context.init({ ...OPERATORS, pipeline: { ...OPERATORS.pipeline, ...stages } } as unknown as Parameters<typeof Context.init>[0]);
+  return new ComputeOptions({ ...BASE_OPTIONS.options, ...extra, context });
 }
 
 export function newQuery(filter: Doc): Query {

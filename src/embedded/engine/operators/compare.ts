@@ -7,6 +7,7 @@
 import { evalExpr } from "mingo/core";
 import type { Options } from "mingo/types";
 import { compareValues } from "../compare.js";
+import { valueOperator } from "../expressions.js";
 
 function compareExpr(a: unknown, b: unknown): number {
   if (a === undefined || b === undefined) return a === b ? 0 : a === undefined ? -1 : 1;
@@ -14,11 +15,11 @@ function compareExpr(a: unknown, b: unknown): number {
 }
 
 function comparison(name: string, test: (c: number) => boolean) {
-  return (obj: unknown, expr: unknown, options: Options): boolean => {
-    const args = evalExpr(obj, expr, options);
+  const apply = (args: unknown): boolean => {
     if (!Array.isArray(args) || args.length !== 2) throw new Error(`Expression ${name} takes exactly 2 arguments.`);
     return test(compareExpr(args[0], args[1]));
   };
+  return valueOperator((obj: unknown, expr: unknown, options: Options): boolean => apply(evalExpr(obj, expr, options)), apply);
 }
 
 export const $eq = comparison("$eq", (c) => c === 0);
@@ -28,8 +29,9 @@ export const $gte = comparison("$gte", (c) => c >= 0);
 export const $lt = comparison("$lt", (c) => c < 0);
 export const $lte = comparison("$lte", (c) => c <= 0);
 
-export function $cmp(obj: unknown, expr: unknown, options: Options): number {
-  const args = evalExpr(obj, expr, options);
+function cmpOf(args: unknown): number {
   if (!Array.isArray(args) || args.length !== 2) throw new Error("Expression $cmp takes exactly 2 arguments.");
   return compareExpr(args[0], args[1]);
 }
+
+export const $cmp = valueOperator((obj: unknown, expr: unknown, options: Options): number => cmpOf(evalExpr(obj, expr, options)), cmpOf);

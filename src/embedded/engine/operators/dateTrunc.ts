@@ -5,6 +5,7 @@
  */
 import { evalExpr } from "mingo/core";
 import type { Options } from "mingo/types";
+import { valueOperator } from "../expressions.js";
 
 const MS = { millisecond: 1, second: 1_000, minute: 60_000, hour: 3_600_000, day: 86_400_000, week: 7 * 86_400_000 } as const;
 const MONTHS = { month: 1, quarter: 3, year: 12 } as const;
@@ -96,8 +97,9 @@ export function truncateDate(date: Date, unit: string, binSize: number, timezone
   return new Date(localToUtc(z, truncated));
 }
 
-export function $dateTrunc(obj: unknown, expr: unknown, options: Options): Date | null {
-  const args = evalExpr(obj, expr, options) as { date?: unknown; unit?: unknown; binSize?: unknown; timezone?: unknown; startOfWeek?: unknown };
+/** `$dateTrunc` of its evaluated arguments. */
+function dateTruncOf(values: unknown): Date | null {
+  const args = values as { date?: unknown; unit?: unknown; binSize?: unknown; timezone?: unknown; startOfWeek?: unknown };
   if (args.date === null || args.date === undefined || args.unit === null || args.unit === undefined) return null;
   if (!(args.date instanceof Date)) throw new Error("$dateTrunc requires 'date' to be a date");
   const unit = String(args.unit);
@@ -107,3 +109,5 @@ export function $dateTrunc(obj: unknown, expr: unknown, options: Options): Date 
   const timezone = args.timezone === undefined || args.timezone === null ? "UTC" : String(args.timezone);
   return truncateDate(args.date, unit, binSize, timezone, String(args.startOfWeek ?? "sunday"));
 }
+
+export const $dateTrunc = valueOperator((obj: unknown, expr: unknown, options: Options) => dateTruncOf(evalExpr(obj, expr, options)), dateTruncOf);

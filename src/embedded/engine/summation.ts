@@ -1,0 +1,207 @@
+/**
+ * `$sum` and `$avg` as MongoDB computes them (accumulator_sum.cpp, accumulator_avg.cpp,
+ * util/summation.h): non-numeric values are ignored; doubles, ints and Longs are added in a
+ * double-double (a rounded sum and its error term, Dekker's 2Sum/Fast2Sum), which is exact for
+ * integers up to 2^106 and far more accurate than naive addition for fractions (0.1 + 0.2 + 0.3
+ * is 0.6); Decimal128 values are added as decimals. The result has the widest type added: only
+ * ints → an int (a JS number here, as the engine keeps ints; a Long past 2^53), any Long → a
+ * Long (a double if it overflows), any double → a double, any Decimal128 → a Decimal128 (the
+ * doubles, ints and Longs then count as their double-double total made a 34-digit decimal, as in
+ * MongoDB; the decimal sum is exact and rounded to 34 digits once, where MongoDB rounds each
+ * addition, which can differ in the last digit for sums needing more than 34 digits).
+ *
+ * An int is a JS number that the wire would send as an int32 (a whole number in int32 range);
+ * other JS numbers are doubles, as they arrived or would leave.
+ */
+import { Decimal128, Long, Timestamp } from "bson";
+import { type Decimal, doubleToDecimal, parseDecimal128 } from "./equality.js";
+
+const INT = 0;
+const LONG = 1;
+const DOUBLE = 2;
+const DECIMAL = 3;
+
+const LONG_MIN = -(2n ** 63n);
+const LONG_MAX = 2n ** 63n - 1n;
+const TWO_32 = 2n ** 32n;
+
+const TEN = 10n;
+const digits = (n: bigint) => (n < 0n ? -n : n).toString().length;
+
+/** `d` rounded half to even to at most 34 significant digits (Decimal128's precision). */
+function round34(d: Decimal): Decimal {
+  const extra = digits(d.coef) - 34;
+  if (extra <= 0) return d;
+  const unit = TEN ** BigInt(extra);
+  const negative = d.coef < 0n;
+  const abs = negative ? -d.coef : d.coef;
+  let q = abs / unit;
+  const twice = (abs % unit) * 2n;
+  if (twice > unit || (twice === unit && q % 2n === 1n)) q += 1n;
+  let exp = d.exp + extra;
+  if (digits(q) > 34) {
+    q /= TEN;
+    exp++;
+  }
+  return { coef: negative ? -q : q, exp };
+}
+
+/** A double as MongoDB makes it a Decimal128 for a sum (`Decimal128(double, kRoundTo34Digits)`): 34 significant digits. */
+function doubleTo34Digits(x: number): Decimal {
+  if (x === 0) return { coef: 0n, exp: 0 };
+  const d = round34(doubleToDecimal(x));
+  const pad = 34 - digits(d.coef);
+  return pad > 0 ? { coef: d.coef * TEN ** BigInt(pad), exp: d.exp - pad } : d;
+}
+
+/**
+ * A sum of decimals: exact (the exponent of the result is the smallest added, as in decimal
+ * arithmetic), rounded to 34 digits once at the end where MongoDB rounds each addition; NaN and
+ * ±Infinity kept apart.
+ */
+class DecimalTotal {
+  coef = 0n;
+  exp = 0;
+  private started = false;
+  special = 0;
+
+  add(d: Decimal | number): void {
+    if (typeof d === "number") {
+      this.special += d;
+      return;
+    }
+    if (!this.started) {
+      this.coef = d.coef;
+      this.exp = d.exp;
+      this.started = true;
+    } else if (d.exp < this.exp) {
+      this.coef = this.coef * TEN ** BigInt(this.exp - d.exp) + d.coef;
+      this.exp = d.exp;
+    } else {
+      this.coef += d.coef * TEN ** BigInt(d.exp - this.exp);
+    }
+  }
+
+  /**
+   * The total divided by `count`, as a Decimal128: an exact quotient has the exponent nearest the
+   * total's (decimal division's preferred exponent), any other is rounded to 34 digits.
+   */
+  value(count = 1): Decimal128 {
+    if (this.special !== 0 || Number.isNaN(this.special)) return Decimal128.fromString(String(this.special));
+    let { coef, exp } = round34({ coef: this.coef, exp: this.exp });
+    if (count !== 1) {
+      const divisor = BigInt(count);
+      let exact: Decimal | null = null;
+      for (let k = 0; k <= 34 && exact === null; k++) {
+        const n = coef * TEN ** BigInt(k);
+        if (n % divisor === 0n) {
+          const q = n / divisor;
+          if (digits(q) <= 34) exact = { coef: q, exp: exp - k };
+          else break;
+        }
+      }
+      if (exact) ({ coef, exp } = exact);
+      else {
+        const scale = 40 + digits(divisor);
+        ({ coef, exp } = round34({ coef: (coef * TEN ** BigInt(scale)) / divisor, exp: exp - scale }));
+      }
+    }
+    return Decimal128.fromString(`${coef}E${exp}`);
+  }
+}
+
+/** The state of one `$sum` or `$avg`. */
+export class NumericTotal {
+  // The double-double: `sum` is the double nearest the total, `addend` what remains of it;
+  // `special` is a plain sum, the answer when the compensated one is NaN (infinities).
+  private sum = 0;
+  private addend = 0;
+  private special = 0;
+  /** The widest type added so far. */
+  private type = INT;
+  private decimal: DecimalTotal | null = null;
+  /** How many numbers were added. */
+  count = 0;
+
+  add(v: unknown): void {
+    if (typeof v === "number") {
+      if (this.type === INT && !(v >= -2147483648 && v <= 2147483647 && Number.isInteger(v) && !Object.is(v, -0))) this.type = DOUBLE;
+      this.addDouble(v);
+      this.count++;
+    } else if (typeof v === "object" && v !== null && !(v instanceof Timestamp)) {
+      if (v instanceof Long) {
+        if (this.type < LONG) this.type = LONG;
+        // Split into two doubles so the sum stays exact (DoubleDoubleSummation::addLong).
+        const x = v.toBigInt();
+        const high = (x / TWO_32) * TWO_32;
+        this.addDouble(Number(x - high));
+        this.addDouble(Number(high));
+        this.count++;
+      } else if (v instanceof Decimal128) {
+        this.type = DECIMAL;
+        (this.decimal ??= new DecimalTotal()).add(parseDecimal128(v));
+        this.count++;
+      }
+    }
+  }
+
+  private addDouble(v: number): void {
+    this.special += v;
+    // Fast2Sum(x, addend)
+    let s = v + this.addend;
+    const z = s - v;
+    this.addend = this.addend - z;
+    const x = s;
+    // 2Sum(sum, x)
+    s = this.sum + x;
+    const aPrime = s - x;
+    const bPrime = s - aPrime;
+    const t = this.sum - aPrime + (x - bPrime);
+    this.sum = s;
+    this.addend += t;
+  }
+
+  /** The double nearest the total. */
+  private double(): number {
+    return Number.isNaN(this.sum) ? this.special : this.sum;
+  }
+
+  /** The exact integer total, when it is one and fits a Long. */
+  private exactLong(): bigint | null {
+    if (!Number.isFinite(this.sum) || !Number.isInteger(this.sum) || !Number.isInteger(this.addend)) return null;
+    const total = BigInt(this.sum) + BigInt(this.addend);
+    return total >= LONG_MIN && total <= LONG_MAX ? total : null;
+  }
+
+  /** `$sum`'s answer. */
+  total(): unknown {
+    if (this.type === DECIMAL) return this.decimalTotal().value();
+    if (this.type === DOUBLE) return this.double();
+    if (this.type === INT && this.addend === 0 && Number.isSafeInteger(this.sum)) return this.sum === 0 ? 0 : this.sum;
+    const exact = this.exactLong();
+    if (exact === null) return this.double();
+    if (this.type === INT && exact >= -BigInt(Number.MAX_SAFE_INTEGER) && exact <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(exact);
+    return Long.fromBigInt(exact);
+  }
+
+  /** `$avg`'s answer: null when no number was added. */
+  average(): unknown {
+    if (this.count === 0) return null;
+    if (this.type === DECIMAL) return this.decimalTotal().value(this.count);
+    return this.double() / this.count;
+  }
+
+  /** The decimal part plus the double-double part, exactly. */
+  private decimalTotal(): DecimalTotal {
+    const total = new DecimalTotal();
+    if (!Number.isFinite(this.sum)) total.add(this.double());
+    else if (this.sum !== 0) {
+      total.add(doubleTo34Digits(this.sum));
+      if (this.addend !== 0) total.add(doubleTo34Digits(this.addend));
+    }
+    const decimal = this.decimal!;
+    if (decimal.special !== 0 || Number.isNaN(decimal.special)) total.add(decimal.special);
+    total.add({ coef: decimal.coef, exp: decimal.exp });
+    return total;
+  }
+}
