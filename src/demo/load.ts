@@ -23,7 +23,8 @@ export interface DemoLoadResult {
 }
 
 export async function loadDemoData(deps: { cols: Collections; clock: Clock }, opts: Partial<DemoOptions> = {}): Promise<DemoLoadResult> {
-  const events = generateDemoEvents({ anchor: deps.clock.now(), ...opts });
+  // In time order, as a live system sends them: each batch then touches a few hours' rollups.
+  const events = generateDemoEvents({ anchor: deps.clock.now(), ...opts }).sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0));
   let accepted = 0;
   let duplicates = 0;
   for (let i = 0; i < events.length; i += MAX_EVENTS_PER_REQUEST) {

@@ -86,7 +86,8 @@ function resolveOrgs(principal: Principal, events: UsageEvent[], loc: Array<stri
   return orgs;
 }
 
-function toDoc(e: UsageEvent, orgId: string, receivedAt: Date): UsageEventDoc {
+/** A validated event as it is stored. */
+export function toStoredEvent(e: UsageEvent, orgId: string, receivedAt: Date): UsageEventDoc {
   const base = { org_id: orgId, event_id: e.id, ts: e.timestamp, received_at: receivedAt, sandbox_id: e.sandbox_id };
   if (e.type === "sandbox.memory") return { ...base, type: e.type, used_memory_mb: e.used_memory_mb };
   const doc: UsageEventDoc = {
@@ -135,7 +136,7 @@ export async function recordUsageEvents(
   const now = deps.clock.now();
   const events = validateEvents(raw, loc, now);
   const orgs = resolveOrgs(principal, events, loc);
-  const docs = events.map((e, i) => toDoc(e, orgs[i]!, now));
+  const docs = events.map((e, i) => toStoredEvent(e, orgs[i]!, now));
 
   let accepted = docs.length;
   let duplicates = 0;
