@@ -3,7 +3,8 @@
  * Context with every mingo operator, where MongoDB's semantics differ from mingo's replaced by
  * our own (`$dateTrunc` with time zones, `$sort` and range operators in BSON order across all
  * numeric types, `$type` by BSON type, `$count` on empty input, `$densify` filling its bounds, comparison expressions across types,
- * `$group` streaming its input into per-group accumulators with MongoDB's equality and accumulator rules).
+ * `$group` streaming its input into per-group accumulators with MongoDB's equality and accumulator rules,
+ * `$addFields`/`$set` with compiled expressions).
  */
 import { Aggregator } from "mingo/aggregator";
 import { Context, ProcessingMode } from "mingo/core";
@@ -18,6 +19,7 @@ import { Query } from "mingo/query";
 import type { Options } from "mingo/types";
 import * as comparison from "./operators/compare.js";
 import { $dateTrunc } from "./operators/dateTrunc.js";
+import { $addFields } from "./operators/addFields.js";
 import { $densify } from "./operators/densify.js";
 import { $group } from "./operators/group.js";
 import { $gt, $gte, $lt, $lte, $type } from "./operators/query.js";
@@ -57,7 +59,7 @@ function $_embeddedStage(collection: Iterator, run: EngineStage, options: Option
 const OPERATORS = {
   accumulator,
   expression: { ...expression, ...comparison, $dateTrunc },
-  pipeline: { ...pipeline, $sort, $densify, $group, [DEADLINE_STAGE]: $_embeddedDeadline, [ENGINE_STAGE]: $_embeddedStage },
+  pipeline: { ...pipeline, $sort, $densify, $group, $addFields, $set: $addFields, [DEADLINE_STAGE]: $_embeddedDeadline, [ENGINE_STAGE]: $_embeddedStage },
   projection,
   query: { ...query, $gt, $gte, $lt, $lte, $type },
   window,
