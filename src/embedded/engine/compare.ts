@@ -24,6 +24,10 @@ export function typeRank(v: unknown): number {
     case "symbol":
       return 3;
   }
+  // Documents and arrays first: the common objects, without the instanceof chain below.
+  if (Array.isArray(v)) return 5;
+  const proto = Object.getPrototypeOf(v);
+  if (proto === Object.prototype || proto === null) return 4;
   if (v instanceof MinKey) return -1;
   if (v instanceof MaxKey) return 99;
   if (v instanceof Long || v instanceof Decimal128) return 2;
@@ -53,6 +57,16 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 }
 
 export function compareValues(a: unknown, b: unknown): number {
+  // The common cases first: two strings, two numbers.
+  if (typeof a === "string") {
+    if (typeof b === "string") return a < b ? -1 : a > b ? 1 : 0;
+  } else if (typeof a === "number" && typeof b === "number") {
+    if (a < b) return -1;
+    if (a > b) return 1;
+    if (a === b) return 0;
+    // NaN sorts below every other number, as in MongoDB.
+    return Number.isNaN(a) ? (Number.isNaN(b) ? 0 : -1) : 1;
+  }
   const ra = typeRank(a);
   const rb = typeRank(b);
   if (ra !== rb) return ra < rb ? -1 : 1;
