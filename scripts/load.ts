@@ -68,7 +68,7 @@ await waitFor(async () => (await client.connect(), true), "embedded MongoDB", ch
 const port = await freePort();
 const url = `http://127.0.0.1:${port}`;
 const service = spawn(process.execPath, ["--import", "tsx", "src/index.ts"], {
-  env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", MONGODB_URI: mongoUri, MONGODB_DB: "load", LOG_LEVEL: "warn", BOOTSTRAP_ADMIN_KEY: BOOTSTRAP, RATE_LIMIT_MAX: "0" },
+  env: { ...process.env, NODE_ENV: "production", PORT: String(port), HOST: "127.0.0.1", MONGODB_URI: mongoUri, MONGODB_DB: "load", LOG_LEVEL: "warn", BOOTSTRAP_ADMIN_KEY: BOOTSTRAP, RATE_LIMIT_MAX: "0" },
   stdio: ["ignore", "ignore", "inherit"],
 });
 children.push(service);
