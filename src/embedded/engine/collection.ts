@@ -45,13 +45,25 @@ export class Collection {
     return doc;
   }
 
-  /** Replaces the document at `rid`; throws 11000 (leaving it unchanged) if a unique key would repeat. */
+  /**
+   * Replaces the document at `rid`; throws 11000 (leaving it unchanged) if a unique key would
+   * repeat. Indexes whose keys the replacement leaves as they were are not touched (nor checked:
+   * the record already held those keys).
+   */
   replace(rid: number, next: Doc): void {
     const prev = this.docs.get(rid);
     if (!prev) throw new Error(`record ${rid} vanished`);
-    const nextKeys = this.checkUnique(next, rid);
-    for (const index of this.indexes.values()) index.remove(index.keysOf(prev), rid);
-    for (const [index, k] of nextKeys) index.add(k, rid);
+    const changed: Array<[Index, unknown[][], unknown[][]]> = [];
+    for (const index of this.indexes.values()) {
+      const before = index.keysOf(prev);
+      const after = index.keysOf(next);
+      if (index.sameKeys(before, after)) continue;
+      const conflict = index.conflictFor(after, rid);
+      if (conflict) throw index.duplicateKeyError(this.ns, conflict);
+      changed.push([index, before, after]);
+    }
+    for (const [index, before] of changed) index.remove(before, rid);
+    for (const [index, , after] of changed) index.add(after, rid);
     this.docs.set(rid, next);
   }
 

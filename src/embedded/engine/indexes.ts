@@ -7,7 +7,7 @@
 import type { Query } from "mingo/query";
 import { newQuery } from "./mingo-options.js";
 import { BTree } from "./btree.js";
-import { compareValues, HIGHEST, LOWEST } from "./compare.js";
+import { compareKeys, compareValues, HIGHEST, LOWEST } from "./compare.js";
 import { ErrorCodes, MongoCommandError } from "./errors.js";
 import { type Doc, valuesAtPath } from "./paths.js";
 
@@ -102,6 +102,13 @@ export class Index {
     return true;
   }
 
+  /** Whether two documents' keys (as `keysOf` gives them) are the same entries. */
+  sameKeys(a: unknown[][], b: unknown[][]): boolean {
+    if (a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (compareKeys(a[i]!, b[i]!) !== 0) return false;
+    return true;
+  }
+
   add(keys: unknown[][], rid: number): void {
     for (const key of keys) this.tree.set([...key, rid], rid);
   }
@@ -142,6 +149,20 @@ export class Index {
     }
     const out: number[] = [];
     const seen = prefixes.length > 1 || this.multikey ? new Set<number>() : null;
+    if (this.unique && !range && bounds.length === this.fields.length) {
+      // Every field pinned in a unique index: each point is at most one entry, found by one descent.
+      for (const prefix of prefixes) {
+        const hit = this.tree.getPairOrNextHigher([...prefix, LOWEST]);
+        if (!hit || !this.samePrefix(hit[0], prefix)) continue;
+        const rid = hit[1];
+        if (seen) {
+          if (seen.has(rid)) continue;
+          seen.add(rid);
+        }
+        out.push(rid);
+      }
+      return out;
+    }
     for (const prefix of prefixes) {
       const low: unknown[] = [...prefix];
       const high: unknown[] = [...prefix];
