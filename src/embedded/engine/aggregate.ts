@@ -142,6 +142,8 @@ function runMerge(store: Store, db: string, spec: unknown, results: Doc[], varia
       "Cannot find index to verify that join fields will be unique");
   }
 
+  // The whenMatched pipeline reads the stored document; copied only if it could write into it.
+  const copyExisting = Array.isArray(whenMatched) && pipelineWritesNested(whenMatched);
   for (const result of results) {
     const filter: Doc = {};
     for (const f of on) {
@@ -177,7 +179,7 @@ function runMerge(store: Store, db: string, spec: unknown, results: Doc[], varia
       next = { ...existing, ...result, _id: existing._id };
     } else if (Array.isArray(whenMatched)) {
       const vars: Doc = { ...(isPlainObject(opts.let) ? evaluateLet(opts.let, result) : {}), new: result, ...(variables ?? {}) };
-      next = newAggregator(whenMatched as Doc[], { variables: vars }).run([cloneDoc(existing)])[0] as Doc;
+      next = newAggregator(whenMatched as Doc[], { variables: vars }).run([copyExisting ? cloneDoc(existing) : existing])[0] as Doc;
       next = applyUpdate(existing, next, { isInsert: false });
     } else throw badValue(`unknown whenMatched mode: ${String(whenMatched)}`);
     // An unchanged document is not rewritten (nor are its index entries), as mongod skips no-op updates.
