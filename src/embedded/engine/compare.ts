@@ -28,11 +28,11 @@ export function typeRank(v: unknown): number {
   if (Array.isArray(v)) return 5;
   const proto = Object.getPrototypeOf(v);
   if (proto === Object.prototype || proto === null) return 4;
+  if (v instanceof Date) return 9;
+  if (v instanceof ObjectId) return 7;
   if (v instanceof MinKey) return -1;
   if (v instanceof MaxKey) return 99;
   if (v instanceof Long || v instanceof Decimal128) return 2;
-  if (v instanceof Date) return 9;
-  if (v instanceof ObjectId) return 7;
   if (v instanceof Timestamp) return 10;
   if (v instanceof RegExp) return 11;
   if (v instanceof Binary || v instanceof Uint8Array) return 6;
