@@ -2,7 +2,7 @@
  * Domain errors, raised by services and rendered by each surface in its own envelope: REST
  * adapters map them to their vendor's JSON, GraphQL to `extensions.code` (one function each).
  */
-import { MongoNetworkError, MongoOperationTimeoutError, MongoServerError, MongoServerSelectionError, MongoTopologyClosedError } from "mongodb";
+import { MongoBulkWriteError, MongoNetworkError, MongoOperationTimeoutError, MongoServerError, MongoServerSelectionError, MongoTopologyClosedError } from "mongodb";
 
 /** One problem with one input, located as FastAPI does: e.g. ["body", "events", 3, "timestamp"]. */
 export interface InputIssue {
@@ -50,7 +50,7 @@ export const rateLimited = (message: string) => new AppError("RATE_LIMITED", mes
  */
 export function asAppError(err: unknown): AppError | null {
   if (err instanceof AppError) return err;
-  if (err instanceof MongoServerSelectionError || err instanceof MongoNetworkError || err instanceof MongoTopologyClosedError) {
+  if (err instanceof MongoServerSelectionError || err instanceof MongoNetworkError || err instanceof MongoTopologyClosedError || isCutOffBulkWrite(err)) {
     return new AppError("UNAVAILABLE", "The usage database is unavailable; retry shortly");
   }
   // 50: MaxTimeMSExpired (the server stopped it); the driver's own timeout (timeoutMS) likewise.
@@ -58,4 +58,14 @@ export function asAppError(err: unknown): AppError | null {
     return new AppError("TIMEOUT", "The query exceeded its time budget");
   }
   return null;
+}
+
+/**
+ * A bulk write the connection cut off: the driver reports it as a MongoBulkWriteError with no write
+ * errors of its own, carrying the network error (or just the socket's code: ECONNREFUSED, EPIPE…).
+ */
+function isCutOffBulkWrite(err: unknown): boolean {
+  if (!(err instanceof MongoBulkWriteError) || [err.writeErrors].flat().length > 0) return false;
+  const cause: unknown = err.errorResponse;
+  return cause instanceof MongoNetworkError || cause instanceof MongoServerSelectionError || typeof err.code === "string";
 }

@@ -145,7 +145,9 @@ export async function recordUsageEvents(
   } catch (err) {
     if (!(err instanceof MongoBulkWriteError)) throw err;
     const writeErrors = [err.writeErrors].flat();
-    if (writeErrors.some((w) => w.code !== DUPLICATE_KEY)) throw err;
+    // Only "these ids are stored already", for every event not inserted, is an answer. A write cut
+    // off part-way (the database went away) is not: it fails, and the client's retry completes it.
+    if (writeErrors.length === 0 || writeErrors.some((w) => w.code !== DUPLICATE_KEY) || err.result.insertedCount + writeErrors.length !== docs.length) throw err;
     duplicates = writeErrors.length;
     accepted = docs.length - duplicates;
   }
