@@ -3,6 +3,7 @@
  * 256 bits of entropy, so a fast hash is enough (a slow KDF protects low-entropy passwords).
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { LRUCache } from "lru-cache";
 import { z } from "zod";
 import { type ApiKeyDoc, type Collections, SCOPES, type Scope } from "../db/collections.js";
 
@@ -46,9 +47,25 @@ export async function createApiKey(cols: Collections, input: CreateApiKeyInput, 
   return { id, key };
 }
 
+/**
+ * Keys found recently, by secret hash, per key collection (so per database): every request is
+ * authenticated, nearly always with a key seen moments ago, and the lookup would otherwise be a
+ * database round trip on every request. Only found keys are kept, so a new key works at once;
+ * a key document deleted in the database keeps working for at most KEY_CACHE_TTL_MS.
+ */
+export const KEY_CACHE_TTL_MS = 30_000;
+const recentKeys = new WeakMap<Collections["apiKeys"], LRUCache<string, ApiKeyDoc>>();
+
 export async function findKeyBySecret(cols: Collections, key: string): Promise<ApiKeyDoc | null> {
   if (!key.startsWith(KEY_PREFIX) || key.length > 200) return null;
-  return cols.apiKeys.findOne({ secret_hash: hashSecret(key) });
+  const hash = hashSecret(key);
+  let cache = recentKeys.get(cols.apiKeys);
+  if (!cache) recentKeys.set(cols.apiKeys, (cache = new LRUCache<string, ApiKeyDoc>({ max: 10_000, ttl: KEY_CACHE_TTL_MS })));
+  const hit = cache.get(hash);
+  if (hit) return hit;
+  const doc = await cols.apiKeys.findOne({ secret_hash: hash });
+  if (doc) cache.set(hash, doc);
+  return doc;
 }
 
 /** Constant-time comparison for the bootstrap key from the environment. */

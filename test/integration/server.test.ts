@@ -172,12 +172,18 @@ describe("with the database stopped", () => {
 
   it("a GraphQL query answers HTTP 503 with SERVICE_UNAVAILABLE", async () => {
     const t0 = Date.now();
-    const res = await built.app.inject({ method: "POST", url: "/graphql", headers: { "content-type": "application/json", ...bearer(key) }, payload: { query: VIEWER } });
+    const res = await built.app.inject({ method: "POST", url: "/graphql", headers: { "content-type": "application/json", ...bearer(key) }, payload: { query: '{ sandboxUsageSummary(org: "acme") { sessionsCount } }' } });
     const ms = Date.now() - t0;
     expect(res.statusCode).toBe(503);
     expect(res.json().errors[0].extensions.code).toBe("SERVICE_UNAVAILABLE");
     // connectDatabase sets serverSelectionTimeoutMS to 3 s: the answer must not wait much longer.
     expect(ms).toBeLessThan(5_000);
+  });
+
+  it("a key it cannot look up is 503, not 401: the database, not the key, is at fault", async () => {
+    const res = await built.app.inject({ method: "POST", url: "/graphql", headers: { "content-type": "application/json", ...bearer("usk_unknown_0000000000000000000000000000") }, payload: { query: VIEWER } });
+    expect(res.statusCode).toBe(503);
+    expect(res.json().errors[0].extensions.code).toBe("SERVICE_UNAVAILABLE");
   });
 });
 
