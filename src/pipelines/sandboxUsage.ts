@@ -177,49 +177,50 @@ export function rollupSegments(from: Date, to: Date, width: BucketWidth): Segmen
   return out;
 }
 
-/** One segment's documents in the common shape the page's $group reads. */
-function segmentStages(segment: Segment, scope: OperationScope, qualify: boolean): Document[] {
-  const qualified = (org: string, session: string) => ({ $concat: [org, "/", session] });
+/**
+ * One segment's documents in the shape of a rollup document (so rollup segments need no stage
+ * beyond their $match): raw events become rollups of one event each.
+ */
+function segmentStages(segment: Segment, scope: OperationScope): Document[] {
   if (segment.source === "raw") {
-    const project: Document = { _id: 0, org_id: 1, t: "$ts", n: { $literal: 1 }, oom_killed_count: { $cond: [{ $eq: ["$oom_killed", true] }, 1, 0] } };
-    for (const dim of GROUP_BY_DIMENSIONS) if (dim !== "org_id") project[dim] = 1;
+    const key: Document = { org_id: "$org_id", t: "$ts" };
+    for (const dim of ROLLUP_DIMENSIONS) key[dim] = { $ifNull: [`$${dim}`, null] };
+    const project: Document = { _id: key, n: { $literal: 1 }, oom_killed_count: { $cond: [{ $eq: ["$oom_killed", true] }, 1, 0] }, sessions: ["$session_id"] };
     for (const m of Object.keys(MEASURES)) project[m] = 1;
-    project.sessions = [qualify ? qualified("$org_id", "$session_id") : "$session_id"];
     return [{ $match: operationsMatch(scope, segment.from, segment.to) }, { $project: project }];
   }
   const match: Document = {};
   if (scope.orgIds) match["_id.org_id"] = scope.orgIds.length === 1 ? scope.orgIds[0] : { $in: scope.orgIds };
   match["_id.t"] = { $gte: segment.from, $lt: segment.to };
-  const project: Document = { _id: 0, org_id: "$_id.org_id", t: "$_id.t", n: 1, oom_killed_count: 1 };
-  for (const dim of ROLLUP_DIMENSIONS) project[dim] = `$_id.${dim}`;
-  for (const m of Object.keys(MEASURES)) project[m] = 1;
-  project.sessions = qualify ? { $map: { input: "$sessions", in: qualified("$_id.org_id", "$$this") } } : 1;
-  return [{ $match: match }, { $project: project }];
+  return [{ $match: match }];
 }
 
 const SEGMENT_COLLECTION = (segment: Segment) => (segment.source === "raw" ? COLLECTIONS.usageEvents : OPERATION_LEVELS[segment.source].collection);
 
 /**
  * From the rollups: the page's time range as segments (rollupSegments), each read from its
- * collection through its (org, t) or (t) index and unioned, then grouped as from raw events.
+ * collection through its (org, t) or (t) index and unioned, then grouped by bucket and dimensions.
  * Cost follows the buckets and dimension values, not the events behind them.
  */
 export function buildSandboxUsageRollupPipeline(q: BucketPageQuery): PlannedPipeline {
   const segments = rollupSegments(q.from, q.to, q.width);
   if (segments.length === 0) segments.push({ source: "raw", from: q.from, to: q.to });
+  const key: Document = { bucket: truncate("$_id.t", DATE_UNIT[q.width]) };
+  for (const dim of q.groupBy) key[dim] = `$_id.${dim}`;
   // Session ids are unique per org only; across orgs they are counted as "org/session".
   const qualify = q.scope.orgIds === null || q.scope.orgIds.length > 1;
+  const sessions = qualify ? { $map: { input: "$sessions", in: { $concat: ["$_id.org_id", "/", "$$this"] } } } : "$sessions";
   const [first, ...rest] = segments;
   return {
     collection: SEGMENT_COLLECTION(first!),
     pipeline: [
-      ...segmentStages(first!, q.scope, qualify),
-      ...rest.map((s) => ({ $unionWith: { coll: SEGMENT_COLLECTION(s), pipeline: segmentStages(s, q.scope, qualify) } })),
+      ...segmentStages(first!, q.scope),
+      ...rest.map((s) => ({ $unionWith: { coll: SEGMENT_COLLECTION(s), pipeline: segmentStages(s, q.scope) } })),
       {
         $group: {
-          _id: groupKey(q, "$t"),
+          _id: key,
           num_operations: { $sum: "$n" },
-          sessions: { $push: "$sessions" },
+          sessions: { $push: sessions },
           oom_killed_count: { $sum: "$oom_killed_count" },
           ...MEASURES,
         },
