@@ -104,7 +104,19 @@ const EXPRESSIONS: unknown[] = [
   { $size: "$xs" },
   { k: "$n", j: { $multiply: ["$n", 2] } },
   ["$n", "$a"],
+  "$$v",
+  "$$v.x",
+  "$$v.nope",
+  "$$v.y.z",
+  "$$s.x",
+  "$$arr.x",
+  "$$this.a",
+  { $add: ["$n", "$$v.x"] },
+  { $map: { input: "$xs", as: "e", in: { $ifNull: ["$$e.x", "$$v.x"] } } },
 ];
+
+/** The command's `let` variables, for `$$name` expressions. */
+const VARIABLES = { v: { x: 2, y: { z: "deep" } }, s: "str", arr: [{ x: 1 }, { x: 2 }, {}] };
 
 const FIELDS = ["a", "b", "o", "n", "new1", "new2"];
 
@@ -119,11 +131,21 @@ describe("$addFields against mingo's $addFields (differential, fixed seed)", () 
       fc.property(fc.array(randomDoc, { maxLength: 8 }), spec, fc.boolean(), (docs, fields, asSet) => {
         const stageSpec: Doc = Object.fromEntries(fields.map(([f, i]) => [f, EXPRESSIONS[i]]));
         const stage = { [asSet ? "$set" : "$addFields"]: stageSpec };
-        const engine = new Aggregator([stage], queryOptions()).run(docs) as Doc[];
-        const mingo = new Aggregator([stage], optionsWithStages({ $addFields: mingoAddFields, $set: mingoAddFields })).run(docs) as Doc[];
+        const engine = new Aggregator([stage], queryOptions({ variables: VARIABLES })).run(docs) as Doc[];
+        const mingo = new Aggregator([stage], optionsWithStages({ $addFields: mingoAddFields, $set: mingoAddFields }, { variables: VARIABLES })).run(docs) as Doc[];
         expect(wire(engine)).toEqual(wire(mingo));
       }),
       { seed: 20260528, numRuns: 500 },
     );
+  });
+});
+
+describe("$addFields variables", () => {
+  it("refuses an undefined variable with mingo's error", () => {
+    const stage = [{ $set: { x: "$$nope.a" } }];
+    const engine = () => new Aggregator(stage, queryOptions()).run([{ a: 1 }]);
+    const mingo = () => new Aggregator(stage, optionsWithStages({ $set: mingoAddFields })).run([{ a: 1 }]);
+    expect(mingo).toThrow(/undefined variable: nope/);
+    expect(engine).toThrow(/undefined variable: nope/);
   });
 });

@@ -61,3 +61,32 @@ describe("$merge with a whenMatched pipeline", () => {
     expect(byIndex(store, "kx", 1)).toEqual([]);
   });
 });
+
+describe("$merge with a compiled whenMatched pipeline", () => {
+  const whenMatched: Doc[] = [
+    { $set: { n: { $add: ["$n", "$$inc"] }, tag: "$$tag", from: "$$new.x", gone: "$$REMOVE" } },
+    { $replaceWith: { $mergeObjects: ["$$ROOT", { both: { $concat: ["$$tag", "-", { $toString: "$$new.n" }] } }] } },
+  ];
+  const mergeWith = (pipeline: Doc[]) => {
+    const { store, target } = setup();
+    runPipeline(store, {
+      db: "d",
+      collection: "source",
+      variables: { tag: "t" },
+      pipeline: [{ $merge: { into: "target", on: "_id", let: { inc: "$n" }, whenMatched: pipeline, whenNotMatched: "discard" } }],
+    });
+    return target.allDocs();
+  };
+
+  it("binds $$new, the $merge's let and the command's variables for each result", () => {
+    expect(mergeWith(whenMatched)).toEqual([
+      { _id: "a", k: { x: 1, y: 1 }, n: 4, tag: "t", from: 10, both: "t-3" },
+      { _id: "b", k: { x: 2, y: 2 }, n: 6, tag: "t", from: 20, both: "t-1" },
+    ]);
+  });
+
+  it("answers what mingo's pipeline answers", () => {
+    // $unset is not compiled: with it the whole pipeline runs through mingo, per document.
+    expect(mergeWith([...whenMatched, { $unset: "nothing" }])).toEqual(mergeWith(whenMatched));
+  });
+});

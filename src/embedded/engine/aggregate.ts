@@ -9,7 +9,8 @@ import type { Index } from "./indexes.js";
 import { compareValues } from "./compare.js";
 import { badValue, checkDeadline, ErrorCodes, MongoCommandError } from "./errors.js";
 import { executes, type Verbosity } from "./explain.js";
-import { newAggregator, pipelineWritesNested } from "./mingo-options.js";
+import { compileDocumentPipeline } from "./document-pipeline.js";
+import { newAggregator, pipelineWritesNested, queryOptions } from "./mingo-options.js";
 import { type Prepared, prepare, type PrepareEnv } from "./prepare.js";
 import { cloneDoc, type Doc, isPlainObject, valuesAtPath } from "./paths.js";
 import type { Store } from "./store.js";
@@ -144,6 +145,9 @@ function runMerge(store: Store, db: string, spec: unknown, results: Doc[], varia
 
   // The whenMatched pipeline reads the stored document; copied only if it could write into it.
   const copyExisting = Array.isArray(whenMatched) && pipelineWritesNested(whenMatched);
+  // Compiled once when it can be, its variables rebound for each result through `bound`.
+  const bound: Doc = {};
+  const compiled = Array.isArray(whenMatched) ? compileDocumentPipeline(whenMatched as Doc[], queryOptions({ variables: bound })) : null;
   for (const result of results) {
     const filter: Doc = {};
     for (const f of on) {
@@ -179,7 +183,12 @@ function runMerge(store: Store, db: string, spec: unknown, results: Doc[], varia
       next = { ...existing, ...result, _id: existing._id };
     } else if (Array.isArray(whenMatched)) {
       const vars: Doc = { ...(isPlainObject(opts.let) ? evaluateLet(opts.let, result) : {}), new: result, ...(variables ?? {}) };
-      next = newAggregator(whenMatched as Doc[], { variables: vars }).run([copyExisting ? cloneDoc(existing) : existing])[0] as Doc;
+      const input = copyExisting ? cloneDoc(existing) : existing;
+      if (compiled) {
+        // The same names for every result (the let's, new, the command's): assigning rebinds them all.
+        Object.assign(bound, vars);
+        next = compiled(input);
+      } else next = newAggregator(whenMatched as Doc[], { variables: vars }).run([input])[0] as Doc;
       next = applyUpdate(existing, next, { isInsert: false });
     } else throw badValue(`unknown whenMatched mode: ${String(whenMatched)}`);
     // An unchanged document is not rewritten (nor are its index entries), as mongod skips no-op updates.

@@ -51,6 +51,27 @@ export function computeOptionsFrom(options: Options): ComputeOptions {
   return cls.init(options);
 }
 
+/** Variables mingo binds itself. */
+const SYSTEM_VARIABLES = new Set(["ROOT", "CURRENT", "REMOVE", "NOW", "KEEP", "PRUNE", "DESCEND", "CLUSTER_TIME", "SEARCH_META", "USER_ROLES"]);
+
+/** What a path walk answers when it meets an array or another non-document object: let mingo resolve it. */
+const FALLBACK = Symbol("fallback");
+
+/** Reads `parts` below a value through plain documents: undefined past a scalar, FALLBACK at anything else. */
+function walker(parts: string[]): (v: unknown) => unknown {
+  const n = parts.length;
+  if (n === 0) return (v) => v;
+  return (start) => {
+    let v = start;
+    for (let i = 0; i < n; i++) {
+      if (v === null || typeof v !== "object") return undefined;
+      if (!isDocument(v)) return FALLBACK;
+      v = v[parts[i]!];
+    }
+    return v;
+  };
+}
+
 /** Field names mingo will not read through a plain lookup (it guards the prototype's properties). */
 const PROTOTYPE_NAMES = new Set([...Object.getOwnPropertyNames(Object.prototype), "__proto__"]);
 
@@ -105,7 +126,7 @@ export class ExpressionCompiler {
     if (expr.startsWith("$$")) {
       const dot = expr.indexOf(".");
       const name = dot < 0 ? expr : expr.slice(0, dot);
-      if (name !== "$$ROOT" && name !== "$$CURRENT") return this.generic(expr);
+      if (name !== "$$ROOT" && name !== "$$CURRENT") return this.compileUserVariable(expr, name.slice(2), dot < 0 ? null : expr.slice(dot + 1));
       if (dot < 0) return (doc) => doc;
       path = expr.slice(dot + 1);
     } else {
@@ -116,16 +137,38 @@ export class ExpressionCompiler {
     const slow = this.generic(expr);
     const first = parts[0]!;
     if (parts.length === 1) return (doc) => (isDocument(doc) ? doc[first] : slow(doc));
-    const n = parts.length;
+    const rest = walker(parts.slice(1));
     return (doc) => {
       if (!isDocument(doc)) return slow(doc);
-      let v: unknown = doc[first];
-      for (let i = 1; i < n; i++) {
-        if (v === null || typeof v !== "object") return undefined;
-        if (!isDocument(v)) return slow(doc);
-        v = v[parts[i]!];
+      const v = rest(doc[first]);
+      return v === FALLBACK ? slow(doc) : v;
+    };
+  }
+
+  /**
+   * `$$name` or `$$name.path`: a `let` variable (of a `$lookup`, a `$merge`, the command), looked
+   * up as mingo does (the innermost `let` first, then `$$this`, then the command's), at each
+   * evaluation. System variables and names mingo would refuse go to mingo.
+   */
+  private compileUserVariable(expr: string, name: string, path: string | null): Evaluate {
+    const parts = path === null ? [] : path.split(".");
+    if (SYSTEM_VARIABLES.has(name) || name === "" || parts.some((p) => p === "" || PROTOTYPE_NAMES.has(p))) return this.generic(expr);
+    const slow = this.generic(expr);
+    const copts = this.copts;
+    const rest = walker(parts);
+    const hasOwn = Object.prototype.hasOwnProperty;
+    return (doc) => {
+      const locals = copts.local.variables as Doc | undefined;
+      let base: unknown;
+      if (locals && hasOwn.call(locals, name)) base = locals[name];
+      else if (name === "this") base = doc;
+      else {
+        const globals = copts.variables as Doc | undefined;
+        if (!globals || !hasOwn.call(globals, name)) return slow(doc);
+        base = globals[name];
       }
-      return v;
+      const v = rest(base);
+      return v === FALLBACK ? slow(doc) : v;
     };
   }
 
