@@ -146,6 +146,8 @@ const leaf = fc.oneof(
   fc.constantFrom(Long.fromString("9223372036854775807"), Decimal128.fromString("1.5"), Decimal128.fromString("-2")),
   fc.constantFrom(new Binary(Buffer.from("ab")), new Binary(Buffer.from("b")), /a/i, /b/, new MinKey(), new MaxKey()),
   fc.constantFrom(new Timestamp({ t: 1, i: 1 }), new Timestamp({ t: 2, i: 0 })),
+  // ObjectIds that differ in any byte (bson keeps them as four 24-bit words).
+  fc.uint8Array({ minLength: 12, maxLength: 12, max: 3 }).map((bytes) => new ObjectId(bytes)),
 );
 const { value } = fc.letrec((tie) => ({
   value: fc.oneof({ depthSize: "small", withCrossShrink: true }, leaf, tie("array"), tie("object")),

@@ -56,6 +56,27 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return 0;
 }
 
+/** bson's ObjectId keeps its 12 bytes as four 24-bit big-endian numbers (its `id` getter copies them into a new buffer). */
+interface ObjectIdWords {
+  i0?: unknown;
+  i1: number;
+  i2: number;
+  i3: number;
+}
+
+function compareObjectIds(a: ObjectId, b: ObjectId): number {
+  const x = a as unknown as ObjectIdWords;
+  const y = b as unknown as ObjectIdWords;
+  if (typeof x.i0 === "number" && typeof y.i0 === "number") {
+    if (x.i0 !== y.i0) return x.i0 < y.i0 ? -1 : 1;
+    if (x.i1 !== y.i1) return x.i1 < y.i1 ? -1 : 1;
+    if (x.i2 !== y.i2) return x.i2 < y.i2 ? -1 : 1;
+    if (x.i3 !== y.i3) return x.i3 < y.i3 ? -1 : 1;
+    return 0;
+  }
+  return compareBytes(a.id, b.id);
+}
+
 export function compareValues(a: unknown, b: unknown): number {
   // The common cases first: two strings, two numbers.
   if (typeof a === "string") {
@@ -104,7 +125,7 @@ export function compareValues(a: unknown, b: unknown): number {
       return compareBytes(x, y);
     }
     case 7:
-      return compareBytes((a as ObjectId).id, (b as ObjectId).id);
+      return compareObjectIds(a as ObjectId, b as ObjectId);
     case 8:
       return a === b ? 0 : a ? 1 : -1;
     case 9: {
