@@ -12,6 +12,11 @@ export function isPlainObject(v: unknown): v is Doc {
  * array gives one value per element, with `multikey` set so the caller knows.
  */
 export function valuesAtPath(doc: unknown, path: string, flattenLeaf = true): { values: unknown[]; multikey: boolean } {
+  // The common case: a top-level field of a document, not an array.
+  if (path.indexOf(".") < 0 && isPlainObject(doc)) {
+    const v = doc[path];
+    if (!Array.isArray(v)) return { values: [v], multikey: false };
+  }
   const parts = path.split(".");
   let current: unknown[] = [doc];
   let multikey = false;
