@@ -1,11 +1,14 @@
 /**
  * Aggregation expressions compiled once per stage into functions of the document, for stages that
- * evaluate the same expression over many documents (`$group`). The common shapes are evaluated
- * here without mingo's generic machinery: a field path (`"$a.b"`, `"$$ROOT.a"`), a literal, an
- * object or array of expressions, `$ifNull` and `$literal`; any other operator is called directly
- * from the engine's Context with mingo's options, and anything else goes to mingo's `evalExpr`.
- * A field path answers exactly as mingo's resolution does: it walks plain documents itself and
- * hands the document to mingo when the path meets an array (or any non-document object) on the way.
+ * evaluate the same expression over many documents (`$group`, `$addFields`/`$set`, `$merge`'s
+ * whenMatched pipeline). The common shapes are evaluated here without mingo's generic machinery:
+ * a field path (`"$a.b"`, `"$$ROOT.a"`), a `let` variable (`"$$v.a"`), a literal, an object or
+ * array of expressions, mingo's `$ifNull`, `$cond` and `$literal` (recognised by identity in the
+ * Context, with mingo's semantics), and the engine's operators that compute from their evaluated
+ * arguments (`valueOperator`: `$dateTrunc`, the comparisons); any other operator is called directly
+ * from the Context with mingo's options, and anything else goes to mingo's `evalExpr`.
+ * A path answers exactly as mingo's resolution does: it walks plain documents itself and hands
+ * the document to mingo when the path meets an array (or any non-document object) on the way.
  *
  * Two deliberate differences from mingo, both MongoDB's behaviour: an object expression leaves
  * out a field whose value is missing (mingo sets it to `undefined`), and an array expression holds
