@@ -86,12 +86,20 @@ function resolveOrgs(principal: Principal, events: UsageEvent[], loc: Array<stri
   return orgs;
 }
 
-/** A validated event as it is stored. */
+/**
+ * A validated event as it is stored. Written as literals (no object spread): ingest builds one per
+ * event, and spreading made this the costliest step of an ingest after the insert itself.
+ */
 export function toStoredEvent(e: UsageEvent, orgId: string, receivedAt: Date): UsageEventDoc {
-  const base = { org_id: orgId, event_id: e.id, ts: e.timestamp, received_at: receivedAt, sandbox_id: e.sandbox_id };
-  if (e.type === "sandbox.memory") return { ...base, type: e.type, used_memory_mb: e.used_memory_mb };
+  if (e.type === "sandbox.memory") {
+    return { org_id: orgId, event_id: e.id, ts: e.timestamp, received_at: receivedAt, sandbox_id: e.sandbox_id, type: e.type, used_memory_mb: e.used_memory_mb };
+  }
   const doc: UsageEventDoc = {
-    ...base,
+    org_id: orgId,
+    event_id: e.id,
+    ts: e.timestamp,
+    received_at: receivedAt,
+    sandbox_id: e.sandbox_id,
     type: e.type,
     session_id: e.session_id,
     user_id: e.user_id,
@@ -109,19 +117,17 @@ export function toStoredEvent(e: UsageEvent, orgId: string, receivedAt: Date): U
     reserved_memory_mib: e.reserved_memory_mib,
   };
   if (e.operation === "session_start") {
-    Object.assign(doc, {
-      resource: e.resource ?? "sandbox",
-      vcpus: e.vcpus,
-      memory_mb: e.memory_mb,
-      disk_mb: e.disk_mb ?? 0,
-      storage_gb: e.storage_gb ?? 0,
-      ...(e.external_user_id !== undefined && { external_user_id: e.external_user_id }),
-      ...(e.external_project_id !== undefined && { external_project_id: e.external_project_id }),
-      ...(e.workspace_id !== undefined && { workspace_id: e.workspace_id }),
-      ...(e.alias !== undefined && { alias: e.alias }),
-      // Tag keys may contain '.', so they are stored as pairs, never as field names.
-      ...(e.tags !== undefined && { tags: Object.entries(e.tags).sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, value]) => ({ key, value })) }),
-    });
+    doc.resource = e.resource ?? "sandbox";
+    doc.vcpus = e.vcpus;
+    doc.memory_mb = e.memory_mb;
+    doc.disk_mb = e.disk_mb ?? 0;
+    doc.storage_gb = e.storage_gb ?? 0;
+    if (e.external_user_id !== undefined) doc.external_user_id = e.external_user_id;
+    if (e.external_project_id !== undefined) doc.external_project_id = e.external_project_id;
+    if (e.workspace_id !== undefined) doc.workspace_id = e.workspace_id;
+    if (e.alias !== undefined) doc.alias = e.alias;
+    // Tag keys may contain '.', so they are stored as pairs, never as field names.
+    if (e.tags !== undefined) doc.tags = Object.entries(e.tags).sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, value]) => ({ key, value }));
   }
   return doc;
 }
