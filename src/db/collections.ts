@@ -92,7 +92,7 @@ export interface OperationRollupKey {
 
 /**
  * Operations of one org in one bucket with one value of every dimension, pre-aggregated
- * (`usage_ops_1m` / `_1h` / `_1d`; see pipelines/rollups.ts). `n` is the number of events behind it:
+ * (`usage_ops_1h` / `_1d`; see pipelines/rollups.ts). `n` is the number of events behind it:
  * events are only ever added, so a recomputation with a larger `n` is the newer one.
  */
 export interface OperationRollupDoc {
@@ -172,7 +172,6 @@ export const COLLECTIONS = {
   apiKeys: "api_keys",
   prices: "prices",
   sandboxes: "sandboxes",
-  opsByMinute: "usage_ops_1m",
   opsByHour: "usage_ops_1h",
   opsByDay: "usage_ops_1d",
   memoryByMinute: "usage_memory_1m",
@@ -201,11 +200,9 @@ export const INDEXES = {
   /** An org's sandboxes (tag keys). */
   sandboxesByOrg: "sandboxes_org_sandbox",
   /** An org's operation rollups over a time range (MKA1 buckets; the next coarser rollup's refresh). */
-  opsByMinuteOrgTime: "usage_ops_1m_org_t",
   opsByHourOrgTime: "usage_ops_1h_org_t",
   opsByDayOrgTime: "usage_ops_1d_org_t",
   /** Every org's operation rollups over a time range (`all_orgs`). */
-  opsByMinuteTime: "usage_ops_1m_t",
   opsByHourTime: "usage_ops_1h_t",
   opsByDayTime: "usage_ops_1d_t",
   /** A sandbox's memory minutes over a window. */
@@ -231,10 +228,6 @@ const INDEX_SPECS: Record<string, IndexDescription[]> = {
     { key: { org_id: 1, sandbox_id: 1, started_at: 1 }, name: INDEXES.sessionsByOrgSandboxStart },
   ],
   [COLLECTIONS.sandboxes]: [{ key: { org_id: 1, sandbox_id: 1 }, name: INDEXES.sandboxesByOrg }],
-  [COLLECTIONS.opsByMinute]: [
-    { key: { "_id.org_id": 1, "_id.t": 1 }, name: INDEXES.opsByMinuteOrgTime },
-    { key: { "_id.t": 1 }, name: INDEXES.opsByMinuteTime },
-  ],
   [COLLECTIONS.opsByHour]: [
     { key: { "_id.org_id": 1, "_id.t": 1 }, name: INDEXES.opsByHourOrgTime },
     { key: { "_id.t": 1 }, name: INDEXES.opsByHourTime },
@@ -256,7 +249,6 @@ export interface Collections {
   apiKeys: Collection<ApiKeyDoc>;
   prices: Collection<PriceTableDoc>;
   sandboxes: Collection<SandboxDoc>;
-  opsByMinute: Collection<OperationRollupDoc>;
   opsByHour: Collection<OperationRollupDoc>;
   opsByDay: Collection<OperationRollupDoc>;
   memoryByMinute: Collection<MemoryRollupDoc>;
@@ -269,7 +261,6 @@ export function collections(db: Db): Collections {
     apiKeys: db.collection<ApiKeyDoc>(COLLECTIONS.apiKeys),
     prices: db.collection<PriceTableDoc>(COLLECTIONS.prices),
     sandboxes: db.collection<SandboxDoc>(COLLECTIONS.sandboxes),
-    opsByMinute: db.collection<OperationRollupDoc>(COLLECTIONS.opsByMinute),
     opsByHour: db.collection<OperationRollupDoc>(COLLECTIONS.opsByHour),
     opsByDay: db.collection<OperationRollupDoc>(COLLECTIONS.opsByDay),
     memoryByMinute: db.collection<MemoryRollupDoc>(COLLECTIONS.memoryByMinute),

@@ -1,13 +1,13 @@
 /**
  * Keeping the rollups (pipelines/rollups.ts) equal to the raw events: after an ingest, every bucket
- * its events fall in is recomputed, minute → hour → day; `rebuildRollups` recomputes them all.
+ * its events fall in is recomputed, hour → day (and memory minutes); `rebuildRollups` recomputes them all.
  */
 import type { Document } from "mongodb";
 import type { Collections, UsageEventDoc } from "../db/collections.js";
 import {
   buildMemoryMinutesPipeline,
-  buildOperationMinutesPipeline,
-  buildOperationRollupPipeline,
+  buildOperationDaysPipeline,
+  buildOperationHoursPipeline,
   type MergeMode,
   OPERATION_LEVELS,
 } from "../pipelines/rollups.js";
@@ -47,14 +47,10 @@ function coarsen(runs: TimeRun[], unitMs: number): TimeRun[] {
   return bucketRuns(starts, unitMs);
 }
 
-/** Recomputes one org's operation rollups for the given minute runs, then the hours and days over them. */
-async function refreshOperations(cols: Collections, orgId: string, minuteRuns: TimeRun[], mode: MergeMode): Promise<void> {
-  for (const r of minuteRuns) await cols.usageEvents.aggregate(buildOperationMinutesPipeline(orgId, r.from, r.to, mode)).toArray();
-  const hourRuns = coarsen(minuteRuns, OPERATION_LEVELS["1h"].ms);
-  for (const r of hourRuns) await cols.opsByMinute.aggregate(buildOperationRollupPipeline("1h", orgId, r.from, r.to, mode)).toArray();
-  for (const r of coarsen(hourRuns, OPERATION_LEVELS["1d"].ms)) {
-    await cols.opsByHour.aggregate(buildOperationRollupPipeline("1d", orgId, r.from, r.to, mode)).toArray();
-  }
+/** Recomputes one org's operation rollups for the given hour runs, then the days over them. */
+async function refreshOperations(cols: Collections, orgId: string, hourRuns: TimeRun[], mode: MergeMode): Promise<void> {
+  for (const r of hourRuns) await cols.usageEvents.aggregate(buildOperationHoursPipeline(orgId, r.from, r.to, mode)).toArray();
+  for (const r of coarsen(hourRuns, OPERATION_LEVELS["1d"].ms)) await cols.opsByHour.aggregate(buildOperationDaysPipeline(orgId, r.from, r.to, mode)).toArray();
 }
 
 function perOrg<T>(into: Map<string, T>, org: string, make: () => T): T {
@@ -78,7 +74,7 @@ export async function refreshRollups(cols: Collections, docs: readonly UsageEven
       m.times.push(d.ts.getTime());
     }
   }
-  for (const [org, times] of operations) await refreshOperations(cols, org, bucketRuns(times, MS_PER_MINUTE, 10), "refresh");
+  for (const [org, times] of operations) await refreshOperations(cols, org, bucketRuns(times, OPERATION_LEVELS["1h"].ms), "refresh");
   for (const [org, { sandboxes, times }] of memory) {
     for (const r of bucketRuns(times, MS_PER_MINUTE, 10)) {
       await cols.usageEvents.aggregate(buildMemoryMinutesPipeline(org, [...sandboxes], r.from, r.to, "refresh")).toArray();
@@ -98,7 +94,7 @@ export interface RebuildReport {
  * (USAGE_SOURCE=raw) if that matters.
  */
 export async function rebuildRollups(cols: Collections, opts: { onDay?: (org: string, day: Date) => void } = {}): Promise<RebuildReport> {
-  const rollups = [cols.opsByMinute, cols.opsByHour, cols.opsByDay, cols.memoryByMinute];
+  const rollups = [cols.opsByHour, cols.opsByDay, cols.memoryByMinute];
   const deleteRollups = (filter: Document) => Promise.all(rollups.map((c) => c.deleteMany(filter)));
   const orgs = (await cols.usageEvents.distinct("org_id")).sort();
   // Rollups of orgs without events are strays.

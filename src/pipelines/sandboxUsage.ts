@@ -151,12 +151,12 @@ export interface Segment {
 
 /**
  * [from, to) cut into the coarsest whole buckets of the rollups no wider than `width` (a day
- * bucket cannot be split into hours), finer ones towards the edges, and raw events for the
- * sub-minute rest: e.g. 10:00:30–13:00 in 1h buckets is raw 10:00:30–10:01, minutes 10:01–11:00,
- * hours 11:00–13:00. In time order.
+ * bucket cannot be split into hours), hours towards the edges, and raw events for the sub-hour
+ * rest (and for 1m buckets): e.g. 2026-05-01T10:00:30Z–2026-05-03T13:00Z in 1d buckets is raw
+ * to 11:00, hours to midnight, days to 05-03, hours to 13:00. In time order.
  */
 export function rollupSegments(from: Date, to: Date, width: BucketWidth): Segment[] {
-  const levels = (["1d", "1h", "1m"] as const).filter((l) => BUCKET_WIDTHS[l] <= BUCKET_WIDTHS[width]);
+  const levels = (["1d", "1h"] as const).filter((l) => BUCKET_WIDTHS[l] <= BUCKET_WIDTHS[width]);
   const out: Segment[] = [];
   const cover = (a: number, b: number, i: number): void => {
     if (a >= b) return;

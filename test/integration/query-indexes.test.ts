@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fixedClock } from "../../src/clock.js";
 import { COLLECTIONS, ensureIndexes, INDEXES } from "../../src/db/collections.js";
 import { buildMemoryUsagePipeline } from "../../src/pipelines/memory.js";
-import { buildMemoryMinutesPipeline, buildOperationMinutesPipeline, buildOperationRollupPipeline } from "../../src/pipelines/rollups.js";
+import { buildMemoryMinutesPipeline, buildOperationDaysPipeline, buildOperationHoursPipeline } from "../../src/pipelines/rollups.js";
 import { buildRuntimeSummaryPipeline, buildUsageRollupPipeline } from "../../src/pipelines/runtime.js";
 import { buildSandboxAttributesPipeline, buildTagKeysPipeline } from "../../src/pipelines/sandboxes.js";
 import { buildSandboxUsagePipeline, buildSandboxUsageRollupPipeline, type BucketPageQuery } from "../../src/pipelines/sandboxUsage.js";
@@ -59,7 +59,7 @@ const page = (overrides: Partial<BucketPageQuery>): BucketPageQuery => ({
 
 describe("every query's first stage is served by its named index", () => {
   const cases: Array<{ name: string; collection: string; pipeline: () => Document[]; indexes: string[] }> = [
-    { name: "MKA1 from rollups, one org", ...asCase(() => buildSandboxUsageRollupPipeline(page({}))), indexes: [INDEXES.eventsByOrgTypeTime, INDEXES.opsByMinuteOrgTime, INDEXES.opsByHourOrgTime] },
+    { name: "MKA1 from rollups, one org", ...asCase(() => buildSandboxUsageRollupPipeline(page({}))), indexes: [INDEXES.eventsByOrgTypeTime, INDEXES.opsByHourOrgTime] },
     { name: "MKA1 from rollups, all orgs", ...asCase(() => buildSandboxUsageRollupPipeline(page({ scope: { orgIds: null, sessions: null }, width: "1d", from: at("2026-05-20T00:00:00Z") }))), indexes: [INDEXES.opsByDayTime] },
     { name: "MKA1 from raw events", collection: COLLECTIONS.usageEvents, pipeline: () => buildSandboxUsagePipeline(page({})), indexes: [INDEXES.eventsByOrgTypeTime] },
     { name: "MKA1 from raw events, all orgs", collection: COLLECTIONS.usageEvents, pipeline: () => buildSandboxUsagePipeline(page({ scope: { orgIds: null, sessions: null } })), indexes: [INDEXES.eventsByTypeTime] },
@@ -107,9 +107,8 @@ describe("every query's first stage is served by its named index", () => {
     { name: "ingest: session starts", collection: COLLECTIONS.usageEvents, pipeline: () => buildSessionStartsPipeline("acme", ["s1"]), indexes: [INDEXES.eventsByOrgSession] },
     { name: "ingest: session ends", collection: COLLECTIONS.usageEvents, pipeline: () => buildSessionEndsPipeline("acme", ["s1"]), indexes: [INDEXES.eventsByOrgSession] },
     { name: "ingest: sandbox alias and tags", collection: COLLECTIONS.sessions, pipeline: () => buildSandboxAttributesPipeline("acme", ["sb-1"]), indexes: [INDEXES.sessionsByOrgSandboxStart] },
-    { name: "ingest: minute rollups", collection: COLLECTIONS.usageEvents, pipeline: () => buildOperationMinutesPipeline("acme", window.from, window.to, "refresh"), indexes: [INDEXES.eventsByOrgTypeTime] },
-    { name: "ingest: hour rollups", collection: COLLECTIONS.opsByMinute, pipeline: () => buildOperationRollupPipeline("1h", "acme", window.from, window.to, "refresh"), indexes: [INDEXES.opsByMinuteOrgTime] },
-    { name: "ingest: day rollups", collection: COLLECTIONS.opsByHour, pipeline: () => buildOperationRollupPipeline("1d", "acme", window.from, window.to, "refresh"), indexes: [INDEXES.opsByHourOrgTime] },
+    { name: "ingest: hour rollups", collection: COLLECTIONS.usageEvents, pipeline: () => buildOperationHoursPipeline("acme", window.from, window.to, "refresh"), indexes: [INDEXES.eventsByOrgTypeTime] },
+    { name: "ingest: day rollups", collection: COLLECTIONS.opsByHour, pipeline: () => buildOperationDaysPipeline("acme", window.from, window.to, "refresh"), indexes: [INDEXES.opsByHourOrgTime] },
     { name: "ingest: memory minutes", collection: COLLECTIONS.usageEvents, pipeline: () => buildMemoryMinutesPipeline("acme", ["sb-1"], window.from, window.to, "refresh"), indexes: [INDEXES.eventsByOrgSandboxTypeTime] },
     { name: "rebuild: memory minutes", collection: COLLECTIONS.usageEvents, pipeline: () => buildMemoryMinutesPipeline("acme", null, window.from, window.to, "rebuild"), indexes: [INDEXES.eventsByOrgTypeTime] },
   ];

@@ -187,13 +187,13 @@ describe("rollups answer as raw events do", () => {
     const pipelines: Array<{ aggregate: string; pipeline: Array<Record<string, any>> }> = [];
     const listener = (e: { commandName: string; command: any }) => e.commandName === "aggregate" && pipelines.push(e.command);
     fromRollups.mongo.client.on("commandStarted", listener);
-    // [T0 − 90 s, T0 + 3 d) in days: raw events for 30 s, minutes for 1 min, then three whole days.
-    await same(`/api/v1/sandbox/usage?start_time=${unix(T0) - 90}&end_time=${unix(T0 + 3 * DAY)}&bucket_width=1d`, keys.acme!);
+    // [T0 − 1 h 30 s, T0 + 3 d) in days: raw events for 30 s, an hour, then three whole days.
+    await same(`/api/v1/sandbox/usage?start_time=${unix(T0) - 3630}&end_time=${unix(T0 + 3 * DAY)}&bucket_width=1d`, keys.acme!);
     fromRollups.mongo.client.off("commandStarted", listener);
     // The first is the rollup service's (the second, the raw one's).
     expect(pipelines).toHaveLength(2);
     const sources = [pipelines[0]!.aggregate, ...pipelines[0]!.pipeline.filter((s) => s.$unionWith).map((s) => s.$unionWith.coll)];
-    expect(sources).toEqual(["usage_events", "usage_ops_1m", "usage_ops_1d"]);
+    expect(sources).toEqual(["usage_events", "usage_ops_1h", "usage_ops_1d"]);
   });
 });
 
@@ -205,7 +205,7 @@ async function contents(t: TestApp, name: string) {
     .sort((a, b) => (JSON.stringify(a._id) < JSON.stringify(b._id) ? -1 : 1));
 }
 
-const ROLLUPS = ["usage_ops_1m", "usage_ops_1h", "usage_ops_1d", "usage_memory_1m"];
+const ROLLUPS = ["usage_ops_1h", "usage_ops_1d", "usage_memory_1m"];
 
 describe("rebuilding rollups from raw events", () => {
   it("reproduces exactly what the incremental refreshes left", async () => {
@@ -221,7 +221,7 @@ describe("rebuilding rollups from raw events", () => {
     const url = `/api/v1/sandbox/usage?start_time=${unix(T0)}&end_time=${unix(T0 + 4 * DAY)}&bucket_width=1d&group_by=user_id`;
     const good = await same(url, keys.acme!);
     await cols.opsByDay.updateMany({ "_id.org_id": "acme" }, { $set: { n: 1e9, request_count: 1 } });
-    await cols.opsByMinute.deleteMany({ "_id.org_id": "acme", "_id.t": { $lt: new Date(T0 + DAY) } });
+    await cols.opsByHour.deleteMany({ "_id.org_id": "acme", "_id.t": { $lt: new Date(T0 + DAY) } });
     await cols.opsByDay.insertOne({ ...(await cols.opsByDay.findOne({ "_id.org_id": "acme" }))!, _id: { org_id: "acme", t: new Date(T0 - 30 * DAY), user_id: "ghost", api_key_id: null, operation: "turn", provider: "aws", session_kind: "standard" } });
     const damaged = await fromRollups.app.inject({ method: "GET", url, headers: bearer(keys.acme!) });
     expect(damaged.json()).not.toEqual(good);

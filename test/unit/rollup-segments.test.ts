@@ -10,25 +10,24 @@ const at = (iso: string) => new Date(iso);
 const seg = (source: string, from: string, to: string) => ({ source, from: at(from), to: at(to) });
 
 describe("rollupSegments", () => {
-  it("uses whole days for 1d buckets, hours and minutes at the edges, raw events under a minute", () => {
+  it("uses whole days for 1d buckets, hours at the edges, raw events under an hour", () => {
     expect(rollupSegments(at("2026-05-01T10:00:30Z"), at("2026-05-04T13:05:10Z"), "1d")).toEqual([
-      seg("raw", "2026-05-01T10:00:30Z", "2026-05-01T10:01:00Z"),
-      seg("1m", "2026-05-01T10:01:00Z", "2026-05-01T11:00:00Z"),
+      seg("raw", "2026-05-01T10:00:30Z", "2026-05-01T11:00:00Z"),
       seg("1h", "2026-05-01T11:00:00Z", "2026-05-02T00:00:00Z"),
       seg("1d", "2026-05-02T00:00:00Z", "2026-05-04T00:00:00Z"),
       seg("1h", "2026-05-04T00:00:00Z", "2026-05-04T13:00:00Z"),
-      seg("1m", "2026-05-04T13:00:00Z", "2026-05-04T13:05:00Z"),
-      seg("raw", "2026-05-04T13:05:00Z", "2026-05-04T13:05:10Z"),
+      seg("raw", "2026-05-04T13:00:00Z", "2026-05-04T13:05:10Z"),
     ]);
   });
 
   it("never reads a rollup wider than the bucket (a day cannot be split into hours)", () => {
     expect(rollupSegments(at("2026-05-01T00:00:00Z"), at("2026-05-03T00:00:00Z"), "1h")).toEqual([seg("1h", "2026-05-01T00:00:00Z", "2026-05-03T00:00:00Z")]);
-    expect(rollupSegments(at("2026-05-01T00:00:00Z"), at("2026-05-01T02:00:00Z"), "1m")).toEqual([seg("1m", "2026-05-01T00:00:00Z", "2026-05-01T02:00:00Z")]);
+    // There is no minute rollup of operations: 1m buckets are counted from events.
+    expect(rollupSegments(at("2026-05-01T00:00:00Z"), at("2026-05-01T02:00:00Z"), "1m")).toEqual([seg("raw", "2026-05-01T00:00:00Z", "2026-05-01T02:00:00Z")]);
   });
 
-  it("falls back to raw events inside one minute, and yields nothing for an empty range", () => {
-    expect(rollupSegments(at("2026-05-01T00:00:10Z"), at("2026-05-01T00:00:50Z"), "1d")).toEqual([seg("raw", "2026-05-01T00:00:10Z", "2026-05-01T00:00:50Z")]);
+  it("falls back to raw events inside one hour, and yields nothing for an empty range", () => {
+    expect(rollupSegments(at("2026-05-01T00:00:10Z"), at("2026-05-01T00:50:00Z"), "1d")).toEqual([seg("raw", "2026-05-01T00:00:10Z", "2026-05-01T00:50:00Z")]);
     expect(rollupSegments(at("2026-05-01T00:00:10Z"), at("2026-05-01T00:00:10Z"), "1d")).toEqual([]);
   });
 });
