@@ -5,8 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { CreateApiKeyInput, createApiKey } from "../src/auth/keys.js";
-import { ConfigError, loadConfig } from "../src/config.js";
-import { connectDatabase } from "../src/db/connect.js";
+import { connectConfiguredDatabase } from "./database.js";
 
 const USAGE = "usage: npm run keys -- create --org <org_id> --user <user_id> --scopes read,ingest,admin [--cluster-admin]";
 
@@ -35,15 +34,7 @@ const input = CreateApiKeyInput.safeParse({
 });
 if (!input.success) fail(`${input.error.issues.map((i) => `--${String(i.path[0] ?? "").replace("_id", "")}: ${i.message}`).join("\n")}\n${USAGE}`);
 
-let config;
-try {
-  config = loadConfig();
-} catch (err) {
-  fail(err instanceof ConfigError ? err.message : String(err));
-}
-if (!config.MONGODB_URI) fail("MONGODB_URI is not set: keys are stored in the database the service uses (start one with `npm run mongo`).");
-
-const { client, cols } = await connectDatabase(config.MONGODB_URI, config.MONGODB_DB);
+const { client, cols } = await connectConfiguredDatabase("MONGODB_URI is not set: keys are stored in the database the service uses (start one with `npm run mongo`).");
 try {
   const created = await createApiKey(cols, input.data, "cli");
   console.log(`id:  ${created.id}\nkey: ${created.key}\n\nStore the key now: it is shown only this once.`);

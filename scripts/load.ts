@@ -8,12 +8,11 @@
  * prints throughput, p50/p99 latency and errors per workload. Afterwards it counts the stored events through the
  * driver: the count must equal the sum of `accepted` the ingest answers reported, exactly.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { parseArgs } from "node:util";
 import autocannon, { type Result } from "autocannon";
 import { performance } from "node:perf_hooks";
 import { MongoClient } from "mongodb";
+import { freePort, startChild, stopChildren, waitFor } from "./processes.js";
 
 const { values } = parseArgs({
   options: {
@@ -33,45 +32,19 @@ if (![DURATION, CONNECTIONS, BATCH].every((n) => Number.isInteger(n) && n > 0) |
 const BOOTSTRAP = "load-test-bootstrap-key-0123456789";
 const ORG = "load";
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor(check: () => Promise<boolean>, what: string, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (!(await check().catch(() => false))) {
-    if (child.exitCode !== null) throw new Error(`${what}: the process exited with code ${child.exitCode}`);
-    if (Date.now() > deadline) throw new Error(`${what}: not ready after 60 s`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-const children: ChildProcess[] = [];
-const stopAll = () => {
-  for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
-};
-process.on("exit", stopAll);
 
 const mongoPort = await freePort();
 const mongoUri = `mongodb://127.0.0.1:${mongoPort}`;
-children.push(spawn(process.execPath, ["--import", "tsx", "scripts/embedded-mongo.ts", "--port", String(mongoPort)], { stdio: "ignore" }));
+const mongo = startChild("scripts/embedded-mongo.ts", ["--port", String(mongoPort)]);
 const client = new MongoClient(mongoUri, { serverSelectionTimeoutMS: 2_000 });
-await waitFor(async () => (await client.connect(), true), "embedded MongoDB", children[0]!);
+await waitFor(async () => (await client.connect(), true), "embedded MongoDB", mongo);
 
 const port = await freePort();
 const url = `http://127.0.0.1:${port}`;
-const service = spawn(process.execPath, ["--import", "tsx", "src/index.ts"], {
+const service = startChild("src/index.ts", [], {
   env: { ...process.env, NODE_ENV: "production", PORT: String(port), HOST: "127.0.0.1", MONGODB_URI: mongoUri, MONGODB_DB: "load", LOG_LEVEL: "warn", BOOTSTRAP_ADMIN_KEY: BOOTSTRAP, RATE_LIMIT_MAX: "0" },
   stdio: ["ignore", "ignore", "inherit"],
 });
-children.push(service);
 await waitFor(async () => (await fetch(`${url}/readyz`)).status === 200, "service", service);
 
 const key = (await (
@@ -171,7 +144,7 @@ const [ingest, queries] = (await Promise.all([ingestWorkers(), queryRun])) as [I
 
 const stored = await client.db("load").collection("usage_events").countDocuments({ org_id: ORG });
 await client.close();
-stopAll();
+stopChildren();
 
 const row = (name: string, requests: number, seconds: number, p50: number, p99: number, errors: number) =>
   `| ${name} | ${requests} | ${(requests / seconds).toFixed(1)} | ${Math.round(p50)} | ${Math.round(p99)} | ${errors} |`;

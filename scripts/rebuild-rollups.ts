@@ -7,23 +7,10 @@
  * restore, or to repair. Answers read a day half-rebuilt while it runs: start the service with
  * USAGE_SOURCE=raw meanwhile if that matters.
  */
-import { ConfigError, loadConfig } from "../src/config.js";
-import { connectDatabase } from "../src/db/connect.js";
 import { rebuildRollups } from "../src/ingest/rollups.js";
+import { connectConfiguredDatabase } from "./database.js";
 
-let config;
-try {
-  config = loadConfig();
-} catch (err) {
-  console.error(err instanceof ConfigError ? err.message : String(err));
-  process.exit(1);
-}
-if (!config.MONGODB_URI) {
-  console.error("MONGODB_URI is not set: name the database whose rollups to rebuild.");
-  process.exit(1);
-}
-
-const { client, cols } = await connectDatabase(config.MONGODB_URI, config.MONGODB_DB);
+const { client, cols } = await connectConfiguredDatabase("MONGODB_URI is not set: name the database whose rollups to rebuild.");
 try {
   const t0 = Date.now();
   let lastOrg = "";

@@ -4,23 +4,10 @@
  * the embedded server; this script is for a real MongoDB or a separately started embedded one.
  */
 import { systemClock } from "../src/clock.js";
-import { ConfigError, loadConfig } from "../src/config.js";
-import { connectDatabase } from "../src/db/connect.js";
 import { createDemoKeys, loadDemoData } from "../src/demo/load.js";
+import { connectConfiguredDatabase } from "./database.js";
 
-let config;
-try {
-  config = loadConfig();
-} catch (err) {
-  console.error(err instanceof ConfigError ? err.message : String(err));
-  process.exit(1);
-}
-if (!config.MONGODB_URI) {
-  console.error("MONGODB_URI is not set. (Without it, `npm start` runs an embedded server and seeds it by itself.)");
-  process.exit(1);
-}
-
-const { client, cols } = await connectDatabase(config.MONGODB_URI, config.MONGODB_DB);
+const { client, cols } = await connectConfiguredDatabase("MONGODB_URI is not set. (Without it, `npm start` runs an embedded server and seeds it by itself.)");
 try {
   const t0 = Date.now();
   const r = await loadDemoData({ cols, clock: systemClock });
