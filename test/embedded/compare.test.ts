@@ -74,6 +74,9 @@ function reference(a: unknown, b: unknown): number {
       if (a instanceof Long && b instanceof Long) return a.compare(b);
       const x = refToNumber(a);
       const y = refToNumber(b);
+      // NaN below every other number here too (a NaN once compared equal to any Long, which broke
+      // the order: NaN < 0 = Long 0 = NaN, and an index holding all three lost entries).
+      if (Number.isNaN(x) || Number.isNaN(y)) return Number.isNaN(x) ? (Number.isNaN(y) ? 0 : -1) : 1;
       return x < y ? -1 : x > y ? 1 : 0;
     }
     case 3: {
@@ -172,6 +175,10 @@ describe("compareValues", () => {
     expect(compareValues("b", "ab")).toBe(1);
     expect(compareValues(NaN, -Infinity)).toBe(-1);
     expect(compareValues(NaN, NaN)).toBe(0);
+    expect(compareValues(NaN, Long.fromNumber(0))).toBe(-1);
+    expect(compareValues(Long.fromNumber(-5), NaN)).toBe(1);
+    expect(compareValues(Decimal128.fromString("NaN"), Decimal128.fromString("-1"))).toBe(-1);
+    expect(compareValues(Decimal128.fromString("NaN"), NaN)).toBe(0);
     expect(compareValues(-0, 0)).toBe(0);
     expect(compareValues(1, "1")).toBe(-1);
     expect(compareValues({ a: 1 }, [1])).toBe(-1);

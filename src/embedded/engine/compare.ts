@@ -108,7 +108,11 @@ export function compareValues(a: unknown, b: unknown): number {
       if (a instanceof Long && b instanceof Long) return a.compare(b);
       const x = toNumber(a);
       const y = toNumber(b);
-      return x < y ? -1 : x > y ? 1 : 0;
+      if (x < y) return -1;
+      if (x > y) return 1;
+      if (x === y) return 0;
+      // NaN (a double's or a Decimal128's) sorts below every other number, whatever their types.
+      return Number.isNaN(x) ? (Number.isNaN(y) ? 0 : -1) : 1;
     }
     case 3: {
       const x = String(a);
