@@ -101,7 +101,8 @@ const EXPRESSIONS: unknown[] = [
   { $eq: ["$a", "$b"] },
   { $concat: ["x", "-", "y"] },
   { $literal: "$a" },
-  { $size: "$xs" },
+  // `xs` may be missing, and MongoDB's $size of a missing value fails (mingo answered null).
+  { $size: { $ifNull: ["$xs", []] } },
   { k: "$n", j: { $multiply: ["$n", 2] } },
   ["$n", "$a"],
   "$$v",

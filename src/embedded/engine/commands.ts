@@ -12,7 +12,7 @@ import { badValue, checkDeadline, ErrorCodes, MongoCommandError, toErrorReply } 
 import { executes, executionStats, queryPlanner, serverInfo, type Verbosity, verbosityOf } from "./explain.js";
 import type { IndexSpec } from "./indexes.js";
 import { findScriptOperator, newQuery } from "./mingo-options.js";
-import { type Doc, isPlainObject } from "./paths.js";
+import { cloneDoc, type Doc, isPlainObject } from "./paths.js";
 import type { Store } from "./store.js";
 import { sortDocs } from "./sort.js";
 import { applyUpdate, checkUpdate, isModifier, seedFromFilter, type UpdateSpec } from "./update.js";
@@ -81,7 +81,11 @@ function shape(docs: Doc[], opts: { sort?: Doc; skip?: number; limit?: number; p
   let ordered = hasSort ? sortDocs([...docs], opts.sort!) : docs;
   const start = opts.skip ?? 0;
   ordered = opts.limit ? ordered.slice(start, start + opts.limit) : ordered.slice(start);
-  return hasProjection ? (newQuery({}).find(ordered, opts.projection).all() as Doc[]) : ordered;
+  if (!hasProjection) return ordered;
+  // mingo's find projection removes a dotted or nested exclusion from the input's nested objects:
+  // it gets copies, so stored documents are never changed by a read.
+  if (Object.entries(opts.projection!).some(([k, v]) => k.includes(".") || isPlainObject(v))) ordered = ordered.map(cloneDoc);
+  return newQuery({}).find(ordered, opts.projection).all() as Doc[];
 }
 
 /** The deadline of a command with `maxTimeMS` (0 or absent: none), as MongoDB checks it. */

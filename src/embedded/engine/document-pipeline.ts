@@ -8,6 +8,7 @@
  */
 import type { Options } from "mingo/types";
 import { type Evaluate, ExpressionCompiler } from "./expressions.js";
+import { checkReplacement } from "./operators/replaceRoot.js";
 import { type Doc, isPlainObject } from "./paths.js";
 
 const PROTOTYPE_NAMES = new Set([...Object.getOwnPropertyNames(Object.prototype), "__proto__"]);
@@ -30,14 +31,10 @@ function setFields(compiler: ExpressionCompiler, spec: Doc): Step | null {
   };
 }
 
-function replaceWith(compiler: ExpressionCompiler, expr: unknown, stage: string): Step {
+function replaceWith(compiler: ExpressionCompiler, expr: unknown, stage: "$replaceWith" | "$replaceRoot"): Step {
   const value = compiler.compile(expr);
-  return (doc) => {
-    const out = value(doc);
-    // mingo's check and message, as before.
-    if (!isPlainObject(out)) throw new Error(`${stage} expression must return an object`);
-    return out;
-  };
+  const what = stage === "$replaceRoot" ? "'newRoot' expression" : "'replacement document'";
+  return (doc) => checkReplacement(value(doc), what, doc);
 }
 
 /** The pipeline as one function of the document, or null when it has a stage compiled nowhere here. */

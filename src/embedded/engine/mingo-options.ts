@@ -4,7 +4,9 @@
  * our own (`$dateTrunc` with time zones, `$sort` and range operators in BSON order across all
  * numeric types, `$type` by BSON type, `$count` on empty input, `$densify` filling its bounds, comparison expressions across types,
  * `$group` streaming its input into per-group accumulators with MongoDB's equality and accumulator rules,
- * `$addFields`/`$set` with compiled expressions).
+ * `$addFields`/`$set`, `$project`, `$replaceRoot`/`$replaceWith` and `$match`'s `$expr` with compiled
+ * expressions, and the arithmetic, logic, array and variable operators of operators/arithmetic.ts,
+ * logic.ts and arrays.ts, which compile themselves with MongoDB's semantics).
  */
 import { Aggregator } from "mingo/aggregator";
 import { Context, ProcessingMode } from "mingo/core";
@@ -20,6 +22,11 @@ import type { Options } from "mingo/types";
 import * as comparison from "./operators/compare.js";
 import { $dateTrunc } from "./operators/dateTrunc.js";
 import { $addFields } from "./operators/addFields.js";
+import * as arithmetic from "./operators/arithmetic.js";
+import * as arrays from "./operators/arrays.js";
+import * as logic from "./operators/logic.js";
+import { $project, projectionMayWriteNested } from "./operators/project.js";
+import { $expr, $replaceRoot, $replaceWith } from "./operators/replaceRoot.js";
 import { $densify } from "./operators/densify.js";
 import { $group } from "./operators/group.js";
 import { $gt, $gte, $lt, $lte, $type } from "./operators/query.js";
@@ -58,10 +65,22 @@ function $_embeddedStage(collection: Iterator, run: EngineStage, options: Option
 
 const OPERATORS = {
   accumulator,
-  expression: { ...expression, ...comparison, $dateTrunc },
-  pipeline: { ...pipeline, $sort, $densify, $group, $addFields, $set: $addFields, [DEADLINE_STAGE]: $_embeddedDeadline, [ENGINE_STAGE]: $_embeddedStage },
+  expression: { ...expression, ...comparison, $dateTrunc, ...arithmetic, ...logic, ...arrays },
+  pipeline: {
+    ...pipeline,
+    $sort,
+    $densify,
+    $group,
+    $addFields,
+    $set: $addFields,
+    $project,
+    $replaceRoot,
+    $replaceWith,
+    [DEADLINE_STAGE]: $_embeddedDeadline,
+    [ENGINE_STAGE]: $_embeddedStage,
+  },
   projection,
-  query: { ...query, $gt, $gte, $lt, $lte, $type },
+  query: { ...query, $gt, $gte, $lt, $lte, $type, $expr },
   window,
 };
 
@@ -109,7 +128,20 @@ export function queryOptions(extra: Partial<Options> = {}): Options {
  * For tests that compare an engine stage with the mingo stage it replaces.
  */
 export function optionsWithStages(stages: Record<string, unknown>, extra: Partial<Options> = {}): Options {
-  const context = Context.init({ ...OPERATORS, pipeline: { ...OPERATORS.pipeline, ...stages } } as unknown as Parameters<typeof Context.init>[0]);
+  return optionsWithOperators({ pipeline: stages }, extra);
+}
+
+/**
+ * Options whose Context has the given operators in place of the engine's of the same names and
+ * types (`expression`, `pipeline`, `query`). For tests that compare the engine with mingo.
+ */
+export function optionsWithOperators(ops: { expression?: Record<string, unknown>; pipeline?: Record<string, unknown>; query?: Record<string, unknown> }, extra: Partial<Options> = {}): Options {
+  const context = Context.init({
+    ...OPERATORS,
+    expression: { ...OPERATORS.expression, ...ops.expression },
+    pipeline: { ...OPERATORS.pipeline, ...ops.pipeline },
+    query: { ...OPERATORS.query, ...ops.query },
+  } as unknown as Parameters<typeof Context.init>[0]);
   return new ComputeOptions({ ...BASE_OPTIONS.options, ...extra, context });
 }
 
@@ -155,7 +187,9 @@ const NESTED_WRITERS = new Set(["$addFields", "$set", "$unset"]);
 
 /**
  * True when a pipeline could modify nested objects of its input in place (mingo's `$set` of a
- * dotted path does), in which case the input is cloned so stored documents stay untouched.
+ * dotted path does, and so does mingo's `$project` removing a dotted path, for the specifications
+ * the engine's `$project` leaves to it), in which case the input is cloned so stored documents
+ * stay untouched.
  */
 export function pipelineWritesNested(stages: unknown): boolean {
   if (Array.isArray(stages)) return stages.some(pipelineWritesNested);
@@ -165,6 +199,7 @@ export function pipelineWritesNested(stages: unknown): boolean {
       const fields = key === "$unset" ? [value].flat() : Object.keys((value ?? {}) as Doc);
       if (fields.some((f) => typeof f === "string" && f.includes("."))) return true;
     }
+    if (key === "$project" && projectionMayWriteNested(value, { context: CONTEXT } as Options)) return true;
     if (typeof value === "object" && pipelineWritesNested(value)) return true;
   }
   return false;
