@@ -71,7 +71,9 @@ function takeBatch(cursor: OpenCursor, batchSize: number): Doc[] {
   let bytes = 0;
   while (cursor.pos < cursor.docs.length && batch.length < limit) {
     const doc = cursor.docs[cursor.pos]!;
-    const size = calculateObjectSize(doc);
+    // A first document goes in whatever its size; its size matters only if another may follow.
+    const last = cursor.pos + 1 === cursor.docs.length || batch.length + 1 === limit;
+    const size = batch.length === 0 && last ? 0 : calculateObjectSize(doc);
     if (batch.length > 0 && bytes + size > MAX_BATCH_BYTES) break;
     batch.push(doc);
     bytes += size;

@@ -10,6 +10,11 @@ import { type Doc, valuesAtPath } from "./paths.js";
 export type SortSpec = Record<string, unknown>;
 
 function sortKey(doc: Doc, path: string, direction: number): unknown {
+  // A top-level field that is not an array is its own key (valuesAtPath would allocate for it).
+  if (path.indexOf(".") < 0) {
+    const v = doc[path];
+    if (!Array.isArray(v)) return v === undefined ? null : v;
+  }
   const { values } = valuesAtPath(doc, path);
   let best: unknown = values[0] === undefined ? null : values[0];
   for (let i = 1; i < values.length; i++) {

@@ -191,6 +191,17 @@ export class NumericTotal {
     return this.double() / this.count;
   }
 
+  /** A total holding a double-double state built elsewhere (NumericColumn). */
+  static fromParts(sum: number, addend: number, special: number, type: number, count: number): NumericTotal {
+    const t = new NumericTotal();
+    t.sum = sum;
+    t.addend = addend;
+    t.special = special;
+    t.type = type;
+    t.count = count;
+    return t;
+  }
+
   /** The decimal part plus the double-double part, exactly. */
   private decimalTotal(): DecimalTotal {
     const total = new DecimalTotal();
@@ -203,5 +214,82 @@ export class NumericTotal {
     if (decimal.special !== 0 || Number.isNaN(decimal.special)) total.add(decimal.special);
     total.add({ coef: decimal.coef, exp: decimal.exp });
     return total;
+  }
+}
+
+/**
+ * Many NumericTotals side by side, one per slot (a `$group`'s groups), in typed arrays: the same
+ * arithmetic without an object and its boxed doubles per group, which with tens of thousands of
+ * groups is most of what `$group` keeps alive. A slot that is given a Long or a Decimal128 goes on
+ * as a NumericTotal of its own.
+ */
+export class NumericColumn {
+  private sum = new Float64Array(64);
+  private addend = new Float64Array(64);
+  private special = new Float64Array(64);
+  private count = new Float64Array(64);
+  private type = new Uint8Array(64);
+  private size = 0;
+  private wide: Map<number, NumericTotal> | null = null;
+
+  /** A new slot (a new total of zero). */
+  open(): number {
+    if (this.size === this.sum.length) {
+      const grow = <T extends Float64Array | Uint8Array>(a: T): T => {
+        const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.sum = grow(this.sum);
+      this.addend = grow(this.addend);
+      this.special = grow(this.special);
+      this.count = grow(this.count);
+      this.type = grow(this.type);
+    }
+    return this.size++;
+  }
+
+  add(slot: number, v: unknown): void {
+    const wide = this.wide?.get(slot);
+    if (wide) {
+      wide.add(v);
+      return;
+    }
+    if (typeof v === "number") {
+      if (this.type[slot] === INT && !(v >= -2147483648 && v <= 2147483647 && Number.isInteger(v) && !Object.is(v, -0))) this.type[slot] = DOUBLE;
+      // NumericTotal.addDouble, on the slot's arrays.
+      this.special[slot]! += v;
+      let s = v + this.addend[slot]!;
+      const z = s - v;
+      let addend = this.addend[slot]! - z;
+      const x = s;
+      const sum = this.sum[slot]!;
+      s = sum + x;
+      const aPrime = s - x;
+      const bPrime = s - aPrime;
+      const t = sum - aPrime + (x - bPrime);
+      this.sum[slot] = s;
+      addend += t;
+      this.addend[slot] = addend;
+      this.count[slot]! += 1;
+    } else if (typeof v === "object" && v !== null && (v instanceof Long || v instanceof Decimal128)) {
+      const total = this.totalOf(slot);
+      (this.wide ??= new Map()).set(slot, total);
+      total.add(v);
+    }
+  }
+
+  private totalOf(slot: number): NumericTotal {
+    return this.wide?.get(slot) ?? NumericTotal.fromParts(this.sum[slot]!, this.addend[slot]!, this.special[slot]!, this.type[slot]!, this.count[slot]!);
+  }
+
+  /** `$sum`'s answer for the slot. */
+  total(slot: number): unknown {
+    return this.totalOf(slot).total();
+  }
+
+  /** `$avg`'s answer for the slot. */
+  average(slot: number): unknown {
+    return this.totalOf(slot).average();
   }
 }

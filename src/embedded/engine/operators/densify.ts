@@ -80,9 +80,13 @@ function stepper(step: number, unit: string | undefined): (v: Value) => Value {
 
 const key = (v: Value) => (v instanceof Date ? v.getTime() : v);
 
+/** The first value at `path` (a top-level field read directly). */
+function firstValue(doc: Doc, path: string): unknown {
+  return path.indexOf(".") < 0 ? (Array.isArray(doc[path]) ? valuesAtPath(doc, path).values[0] : doc[path]) : valuesAtPath(doc, path).values[0];
+}
+
 function fieldValue(doc: Doc, field: string, unit: string | undefined): Value | null {
-  const { values } = valuesAtPath(doc, field);
-  const v = values[0];
+  const v = firstValue(doc, field);
   if (v === undefined || v === null) return null;
   if (unit === undefined ? typeof v !== "number" : !(v instanceof Date)) {
     throw densifyError(5733201, "Densify field type must be numeric with 'unit' unspecified, or a date with 'unit' specified");
@@ -112,17 +116,26 @@ export function densify(docs: Doc[], spec: DensifySpec): Doc[] {
   const groups = new Map<string, Group>();
   let globalMin: Value | null = null;
   let globalMax: Value | null = null;
+  // The partition values of the previous document and its group: documents come sorted by
+  // partition, so a run of identical partition values is looked up once.
+  let previous: unknown[] | null = null;
+  let g: Group | undefined;
   for (const doc of sorted) {
     const v = fieldValue(doc, field, range.unit);
     if (v === null) continue;
-    const template: Doc = {};
-    for (const p of partitions) {
-      const pv = valuesAtPath(doc, p).values[0];
-      if (pv !== undefined) setPath(template, p, pv);
+    const pvs = partitions.map((p) => firstValue(doc, p));
+    if (!previous || !g || pvs.some((x, i) => x !== previous![i])) {
+      const id = JSON.stringify(pvs.map((x) => x ?? null));
+      g = groups.get(id);
+      if (!g) {
+        const template: Doc = {};
+        partitions.forEach((p, i) => {
+          if (pvs[i] !== undefined) setPath(template, p, pvs[i]);
+        });
+        groups.set(id, (g = { template, values: [] }));
+      }
+      previous = pvs;
     }
-    const id = JSON.stringify(partitions.map((p) => valuesAtPath(doc, p).values[0] ?? null));
-    let g = groups.get(id);
-    if (!g) groups.set(id, (g = { template, values: [] }));
     g.values.push(v);
     if (globalMin === null || compareValues(v, globalMin) < 0) globalMin = v;
     if (globalMax === null || compareValues(v, globalMax) > 0) globalMax = v;

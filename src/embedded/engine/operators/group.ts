@@ -16,6 +16,10 @@
  * - any other accumulator mingo knows (`$top`, `$firstN`, `$stdDevPop`, ...) is mingo's, evaluated
  *   over the group's documents after the input is read, exactly as mingo's `$group` does.
  * Groups come out in the order their keys were first seen, as from mingo's `$group`.
+ * With many small groups (a minute series groups tens of thousands), what each group costs is
+ * what `$group` costs: groups are found through a trie of the key's parts (no key string built per
+ * document), and the states of `$sum`/`$avg`/`$min`/`$max`/`$first`/`$last`/`$count` are kept in
+ * arrays by group number rather than in objects per group.
  */
 import { evalExpr, OpType } from "mingo/core";
 import { Lazy, type Iterator } from "mingo/lazy";
@@ -25,7 +29,7 @@ import { EqualityKeys } from "../equality.js";
 import { MongoCommandError } from "../errors.js";
 import { type ComputeOptions, computeOptionsFrom, type Evaluate, ExpressionCompiler } from "../expressions.js";
 import { type Doc, isPlainObject } from "../paths.js";
-import { NumericTotal } from "../summation.js";
+import { NumericColumn } from "../summation.js";
 
 function groupError(code: number, message: string): MongoCommandError {
   return new MongoCommandError(code, `Location${code}`, message);
@@ -37,39 +41,91 @@ interface State {
   value(): unknown;
 }
 
-class Sum extends NumericTotal implements State {
-  value(): unknown {
-    return this.total();
+/**
+ * One accumulator's states for every group, by group number (groups are numbered as they are
+ * first seen). The totals and extremes of the common accumulators live in arrays rather than in an
+ * object per group, which is most of what a `$group` with many small groups keeps alive.
+ */
+interface Column {
+  /** Makes the state of the next group. */
+  open(): void;
+  add(group: number, v: unknown): void;
+  value(group: number): unknown;
+}
+
+/** `$sum` and `$avg`. */
+class TotalColumn implements Column {
+  private readonly totals = new NumericColumn();
+  constructor(private readonly average: boolean) {}
+  open(): void {
+    this.totals.open();
+  }
+  add(group: number, v: unknown): void {
+    this.totals.add(group, v);
+  }
+  value(group: number): unknown {
+    return this.average ? this.totals.average(group) : this.totals.total(group);
   }
 }
 
-class Avg extends NumericTotal implements State {
-  value(): unknown {
-    return this.average();
-  }
-}
-
-class MinMax implements State {
-  private best: unknown = undefined;
-  /** 1: $min (replace a larger value), -1: $max. */
+/** `$min` and `$max`: 1 keeps the smallest (replaces a larger value), -1 the largest. */
+class MinMaxColumn implements Column {
+  private readonly best: unknown[] = [];
   constructor(private readonly sense: number) {}
-  add(v: unknown): void {
-    if (v === null || v === undefined) return;
-    if (this.best === undefined || compareValues(this.best, v) * this.sense > 0) this.best = v;
+  open(): void {
+    this.best.push(undefined);
   }
-  value(): unknown {
-    return this.best === undefined ? null : this.best;
+  add(group: number, v: unknown): void {
+    if (v === null || v === undefined) return;
+    const best = this.best[group];
+    if (best === undefined || compareValues(best, v) * this.sense > 0) this.best[group] = v;
+  }
+  value(group: number): unknown {
+    const best = this.best[group];
+    return best === undefined ? null : best;
   }
 }
 
 /** `$first` (only ever given the group's first document) and `$last`. */
-class Latest implements State {
-  private v: unknown = undefined;
-  add(v: unknown): void {
-    this.v = v;
+class LatestColumn implements Column {
+  private readonly values: unknown[] = [];
+  open(): void {
+    this.values.push(undefined);
   }
-  value(): unknown {
-    return this.v === undefined ? null : this.v;
+  add(group: number, v: unknown): void {
+    this.values[group] = v;
+  }
+  value(group: number): unknown {
+    const v = this.values[group];
+    return v === undefined ? null : v;
+  }
+}
+
+class CountColumn implements Column {
+  private readonly counts: number[] = [];
+  open(): void {
+    this.counts.push(0);
+  }
+  add(group: number): void {
+    this.counts[group]!++;
+  }
+  value(group: number): unknown {
+    return this.counts[group];
+  }
+}
+
+/** The other accumulators: one State object per group. */
+class StateColumn implements Column {
+  private readonly states: State[] = [];
+  constructor(private readonly create: () => State) {}
+  open(): void {
+    this.states.push(this.create());
+  }
+  add(group: number, v: unknown): void {
+    this.states[group]!.add(v);
+  }
+  value(group: number): unknown {
+    return this.states[group]!.value();
   }
 }
 
@@ -115,16 +171,6 @@ class MergeObjects implements State {
   }
 }
 
-class Count implements State {
-  private n = 0;
-  add(): void {
-    this.n++;
-  }
-  value(): unknown {
-    return this.n;
-  }
-}
-
 function describe(v: unknown): string {
   if (typeof v === "string") return JSON.stringify(v);
   if (v instanceof Date) return v.toISOString();
@@ -147,28 +193,22 @@ function bsonTypeName(v: unknown): string {
 
 /** How one output field is computed. */
 type Field =
-  | { name: string; native: true; operand: Evaluate; firstOnly: boolean; create: (keys: EqualityKeys) => State }
+  | { name: string; native: true; operand: Evaluate; firstOnly: boolean; column: (keys: EqualityKeys) => Column }
   | { name: string; native: false; expr: Doc };
 
-const NATIVE: Record<string, (keys: EqualityKeys) => State> = {
-  $sum: () => new Sum(),
-  $avg: () => new Avg(),
-  $min: () => new MinMax(1),
-  $max: () => new MinMax(-1),
-  $first: () => new Latest(),
-  $last: () => new Latest(),
-  $push: () => new Push(),
-  $addToSet: (keys) => new AddToSet(keys),
-  $mergeObjects: () => new MergeObjects(),
-  $count: () => new Count(),
+const NATIVE: Record<string, (keys: EqualityKeys) => Column> = {
+  $sum: () => new TotalColumn(false),
+  $avg: () => new TotalColumn(true),
+  $min: () => new MinMaxColumn(1),
+  $max: () => new MinMaxColumn(-1),
+  $first: () => new LatestColumn(),
+  $last: () => new LatestColumn(),
+  $push: () => new StateColumn(() => new Push()),
+  $addToSet: (keys) => new StateColumn(() => new AddToSet(keys)),
+  $mergeObjects: () => new StateColumn(() => new MergeObjects()),
+  $count: () => new CountColumn(),
 };
 
-interface Group {
-  id: unknown;
-  states: State[];
-  /** The group's documents, kept only when a field is computed by mingo. */
-  docs: Doc[] | null;
-}
 
 /** Parses an accumulator field as MongoDB does (AccumulationStatement::parseAccumulationStatement). */
 function parseField(name: string, spec: unknown, compiler: ExpressionCompiler, options: ComputeOptions): Field {
@@ -180,12 +220,12 @@ function parseField(name: string, spec: unknown, compiler: ExpressionCompiler, o
   const op = keys[0]!;
   const arg = spec[op];
   if (Array.isArray(arg)) throw groupError(40237, `The ${op} accumulator is a unary operator`);
-  const create = Object.prototype.hasOwnProperty.call(NATIVE, op) ? NATIVE[op] : undefined;
-  if (create) {
+  const column = Object.prototype.hasOwnProperty.call(NATIVE, op) ? NATIVE[op] : undefined;
+  if (column) {
     if (op === "$count" && !(isPlainObject(arg) && Object.keys(arg).length === 0)) {
       throw new MongoCommandError(14, "TypeMismatch", "$count takes no arguments, i.e. $count:{}");
     }
-    return { name, native: true, operand: op === "$count" ? () => 1 : compiler.compile(arg), firstOnly: op === "$first", create };
+    return { name, native: true, operand: op === "$count" ? () => 1 : compiler.compile(arg), firstOnly: op === "$first", column };
   }
   if (!options.context.getOperator(OpType.ACCUMULATOR, op)) throw groupError(15952, `unknown group operator '${op}'`);
   return { name, native: false, expr: spec };
@@ -221,15 +261,63 @@ function withoutMissing(v: unknown): unknown {
 }
 
 /**
- * The group key of a document: `key` identifies the group; `id()` builds the output `_id` (called
- * once per group, right after `key` for the group's first document).
+ * The groups by key: a trie with one level per part of the key (one part for an `_id` expression,
+ * one per field for an object of fields). A part is looked up by MongoDB's equality: strings as
+ * themselves, dates by their instant, null (and missing where it counts as null) together, and any
+ * other value by its `EqualityKeys` key, so the common keys need no key string built per document.
+ * A node reached by a whole key is that key's group.
+ */
+class KeyNode {
+  private strings: Map<string, KeyNode> | null = null;
+  private dates: Map<number, KeyNode> | null = null;
+  private others: Map<string, KeyNode> | null = null;
+  private nul: KeyNode | null = null;
+  private missing: KeyNode | null = null;
+  /** The group's number once this node is a group (-1 before). */
+  index = -1;
+  id: unknown = undefined;
+  /** The group's documents, kept only when a field is computed by mingo. */
+  docs: Doc[] | null = null;
+
+  /** The node below for `v` (made if new); `missingIsNull`: a missing value is the null key. */
+  child(v: unknown, keys: EqualityKeys, missingIsNull: boolean): KeyNode {
+    if (typeof v === "string") {
+      const map = (this.strings ??= new Map());
+      let node = map.get(v);
+      if (node === undefined) map.set(v, (node = new KeyNode()));
+      return node;
+    }
+    if (v instanceof Date) {
+      const map = (this.dates ??= new Map());
+      const t = v.getTime();
+      let node = map.get(t);
+      if (node === undefined) map.set(t, (node = new KeyNode()));
+      return node;
+    }
+    if (v === null || (v === undefined && missingIsNull)) return (this.nul ??= new KeyNode());
+    if (v === undefined) return (this.missing ??= new KeyNode());
+    const map = (this.others ??= new Map());
+    const k = keys.key(v);
+    let node = map.get(k);
+    if (node === undefined) map.set(k, (node = new KeyNode()));
+    return node;
+  }
+}
+
+type Group = KeyNode;
+
+/**
+ * The group key of a document: `find` walks the key trie to the document's group node (a fresh
+ * node has index -1); `id()` builds the output `_id` (called once per group, right after `find`
+ * for the group's first document).
  */
 interface KeyPlan {
-  key(doc: Doc): string;
+  find(doc: Doc): KeyNode;
   id(): unknown;
 }
 
 function keyPlan(idSpec: unknown, compiler: ExpressionCompiler, keys: EqualityKeys): KeyPlan {
+  const root = new KeyNode();
   // An object of fields (not an operator): MongoDB groups on the list of field values.
   if (isPlainObject(idSpec) && Object.keys(idSpec).length > 0 && !Object.keys(idSpec)[0]!.startsWith("$")) {
     const names = Object.keys(idSpec);
@@ -240,17 +328,17 @@ function keyPlan(idSpec: unknown, compiler: ExpressionCompiler, keys: EqualityKe
     if (!names.some((n) => n === "__proto__")) {
       const evals = names.map((n) => compiler.compile(idSpec[n]));
       const values: unknown[] = new Array(names.length);
+      // A missing field value is not null (two fields or more), and is left out of the `_id`.
       const single = names.length === 1;
       return {
-        key(doc) {
-          let k = "";
+        find(doc) {
+          let node = root;
           for (let i = 0; i < evals.length; i++) {
             const v = evals[i]!(doc);
             values[i] = v;
-            // A missing field value is not null (two fields or more), and is left out of the `_id`.
-            k += v === undefined ? (single ? "z" : "u") : keys.key(v);
+            node = node.child(v, keys, single);
           }
-          return k;
+          return node;
         },
         id() {
           const out: Doc = {};
@@ -267,9 +355,9 @@ function keyPlan(idSpec: unknown, compiler: ExpressionCompiler, keys: EqualityKe
   const evaluate = compiler.compile(idSpec);
   let last: unknown = null;
   return {
-    key(doc) {
+    find(doc) {
       last = evaluate(doc);
-      return last === undefined ? "z" : keys.key(last);
+      return root.child(last, keys, true);
     },
     id() {
       return last === undefined ? null : withoutMissing(last);
@@ -291,23 +379,30 @@ export function $group(collection: Iterator, spec: unknown, options: Options): I
   const natives = fields.filter((f) => f.native);
   const keepDocs = natives.length !== fields.length;
 
-  function read(): Map<string, Group> {
-    const groups = new Map<string, Group>();
+  // The states of the native accumulators, one column each (made per run: a $lookup sub-pipeline runs again).
+  let columns: Column[] = [];
+
+  function read(): Group[] {
+    columns = natives.map((f) => f.column(keys));
+    const groups: Group[] = [];
     const n = natives.length;
     for (let r = collection.next(); !r.done; r = collection.next()) {
       const doc = r.value as Doc;
-      const k = plan.key(doc);
-      let group = groups.get(k);
+      const group = plan.find(doc);
       let fresh = false;
-      if (group === undefined) {
-        group = { id: plan.id(), states: natives.map((f) => f.create(keys)), docs: keepDocs ? [] : null };
-        groups.set(k, group);
+      if (group.index < 0) {
+        group.index = groups.length;
+        group.id = plan.id();
+        if (keepDocs) group.docs = [];
+        for (let i = 0; i < n; i++) columns[i]!.open();
+        groups.push(group);
         fresh = true;
       }
+      const g = group.index;
       for (let i = 0; i < n; i++) {
         const f = natives[i]!;
         if (f.firstOnly && !fresh) continue;
-        group.states[i]!.add(f.operand(doc));
+        columns[i]!.add(g, f.operand(doc));
       }
       if (group.docs) group.docs.push(doc);
     }
@@ -318,7 +413,7 @@ export function $group(collection: Iterator, spec: unknown, options: Options): I
     const out: Doc = { _id: group.id };
     let i = 0;
     for (const f of fields) {
-      if (f.native) out[f.name] = group.states[i++]!.value();
+      if (f.native) out[f.name] = columns[i++]!.value(group.index);
       else out[f.name] = evalExpr(group.docs, f.expr, fallbackOptions.update({ root: null, groupId: group.id }));
     }
     return out;

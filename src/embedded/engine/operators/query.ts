@@ -11,7 +11,22 @@ type Predicate = (doc: Doc) => boolean;
 function range(test: (c: number) => boolean) {
   return (selector: string, arg: unknown): Predicate => {
     const rank = typeRank(arg);
+    const parts = selector.split(".");
     return (doc) => {
+      // The common case without valuesAtPath's arrays: plain documents down to a value that is not an array.
+      let one: unknown = doc;
+      for (let i = 0; i < parts.length; i++) {
+        if (isPlainObject(one)) one = one[parts[i]!];
+        else if (Array.isArray(one)) break;
+        else {
+          one = undefined;
+          break;
+        }
+      }
+      if (!Array.isArray(one)) {
+        const v = one === undefined ? null : one;
+        return typeRank(v) === rank && test(compareValues(v, arg));
+      }
       const { values } = valuesAtPath(doc, selector);
       for (const raw of values) {
         // Missing compares as null, so {$gte: null} matches it as in MongoDB.
