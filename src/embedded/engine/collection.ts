@@ -6,7 +6,7 @@ import { ObjectId } from "bson";
 import { badValue, ErrorCodes, MongoCommandError } from "./errors.js";
 import { defaultIndexName, Index, type IndexSpec, sameKeyPattern } from "./indexes.js";
 import { type Doc } from "./paths.js";
-import { type Plan, planFilter } from "./planner.js";
+import { type Plan, planFilter, residualFilter } from "./planner.js";
 import { newQuery } from "./mingo-options.js";
 
 /** What a scan looked at, for explain's executionStats: index entries and documents. */
@@ -118,7 +118,12 @@ export class Collection {
       yield* this.candidates(filter, plan, opts.stats);
       return;
     }
-    const query = newQuery(filter);
+    const residual = residualFilter(filter, plan);
+    if (Object.keys(residual).length === 0) {
+      yield* this.candidates(filter, plan, opts.stats);
+      return;
+    }
+    const query = newQuery(residual);
     for (const entry of this.candidates(filter, plan, opts.stats)) if (query.test(entry[1])) yield entry;
   }
 

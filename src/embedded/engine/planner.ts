@@ -1,9 +1,11 @@
 /**
  * Chooses an index for a filter. Only conditions that are sure to narrow the result are used:
  * top-level equality, `$eq`, `$in` (without regexes) and ranges (`$gt`/`$gte`/`$lt`/`$lte`),
- * also inside a top-level `$and`. The caller always re-applies the whole filter to what the
- * index returns, so the plan only has to return a superset of the matching records.
+ * also inside a top-level `$and`. The caller re-applies the filter to what the index returns, so
+ * the plan only has to return a superset of the matching records; only the top-level equalities
+ * the scan answers exactly are not checked again (`residualFilter`).
  */
+import { ObjectId } from "bson";
 import { HIGHEST, LOWEST, compareValues } from "./compare.js";
 import { CARTESIAN_LIMIT, type FieldBounds, type Index } from "./indexes.js";
 import { type Doc, isPlainObject } from "./paths.js";
@@ -104,6 +106,37 @@ export function planFilter(filter: Doc, indexes: Iterable<Index>): Plan | null {
     }
   }
   return best;
+}
+
+/**
+ * Values whose index point holds exactly the documents the filter's equality matches: strings,
+ * booleans, dates and ObjectIds, which equal only values of their own type. Not numbers: the
+ * index equates 1, 1.0, Long 1 and Decimal128 1 as MongoDB does while the filter's equality
+ * (mingo's) does not, and both must keep giving one answer, index or not.
+ */
+function isExactPoint(v: unknown): boolean {
+  return typeof v === "string" || typeof v === "boolean" || v instanceof Date || v instanceof ObjectId;
+}
+
+/**
+ * What of `filter` is left to check on the documents `plan` returns: the filter without its
+ * top-level equalities `{field: value}` that the plan's index scan answers exactly. A document
+ * whose key is that point holds, at that field, one value equal to it by MongoDB's comparison
+ * (the index is not multikey, so no array lies on the path), which is exactly when the equality
+ * matches for the values `isExactPoint` allows.
+ */
+export function residualFilter(filter: Doc, plan: Plan | null): Doc {
+  if (!plan || plan.index.multikey) return filter;
+  let residual: Doc | null = null;
+  plan.bounds.forEach((bound, i) => {
+    const field = plan.index.fields[i]!;
+    if (!("points" in bound) || bound.points.length !== 1 || !Object.prototype.hasOwnProperty.call(filter, field)) return;
+    const v = filter[field];
+    if (!isExactPoint(v) || compareValues(v, bound.points[0]) !== 0) return;
+    residual ??= { ...filter };
+    delete residual[field];
+  });
+  return residual ?? filter;
 }
 
 /**
