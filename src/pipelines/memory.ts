@@ -78,8 +78,7 @@ export const ceilMinute = (t: Date) => new Date(Math.ceil(t.getTime() / MS_PER_M
  * including the whole of a boundary minute, so the per-minute rollup answers exactly. Served by
  * usage_memory_1m_org_sandbox_t, or raw by usage_events_org_sandbox_type_ts.
  */
-function sampleStages(q: MemoryUsageQuery, first: Date, end: Date): PlannedPipeline {
-  const sandboxes = q.sandboxIds.length === 1 ? q.sandboxIds[0] : { $in: q.sandboxIds };
+function sampleStages(q: MemoryUsageQuery, sandboxes: unknown, first: Date, end: Date): PlannedPipeline {
   if (q.source === "rollups") {
     return {
       collection: COLLECTIONS.memoryByMinute,
@@ -118,7 +117,7 @@ export function buildMemoryUsagePipeline(q: MemoryUsageQuery): PlannedPipeline {
   const avg = { $cond: [{ $and: [provisioned, { $gt: ["$n", 0] }] }, { $divide: ["$used", "$n"] }, 0] };
   const round = (x: unknown, d: number) => ({ $round: [x, d] });
 
-  const samples = sampleStages(q, first, end);
+  const samples = sampleStages(q, sandboxes, first, end);
   return {
     collection: samples.collection,
     pipeline: [

@@ -18,11 +18,11 @@
  * is refreshed after the one below it, by the same ingest that changed it.
  */
 import type { Document } from "mongodb";
-import { COLLECTIONS, INDEXES } from "../db/collections.js";
+import { COLLECTIONS } from "../db/collections.js";
 
 export const OPERATION_LEVELS = {
-  "1h": { collection: COLLECTIONS.opsByHour, unit: "hour", ms: 3_600_000, index: { byOrg: INDEXES.opsByHourOrgTime, allOrgs: INDEXES.opsByHourTime } },
-  "1d": { collection: COLLECTIONS.opsByDay, unit: "day", ms: 86_400_000, index: { byOrg: INDEXES.opsByDayOrgTime, allOrgs: INDEXES.opsByDayTime } },
+  "1h": { collection: COLLECTIONS.opsByHour, ms: 3_600_000 },
+  "1d": { collection: COLLECTIONS.opsByDay, ms: 86_400_000 },
 } as const;
 export type OperationLevel = keyof typeof OPERATION_LEVELS;
 
