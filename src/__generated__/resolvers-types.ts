@@ -420,6 +420,7 @@ export type UsageBucket = {
 /** One page of time buckets (MKA1 SandboxUsagePage). */
 export type UsageBucketPage = {
   __typename?: 'UsageBucketPage';
+  /** As many buckets as the page has (limit; see Query.sandboxUsage). */
   data: Array<UsageBucket>;
   hasMore: Scalars['Boolean']['output'];
   /** Pass as `page` to get the next buckets; null on the last page. */
