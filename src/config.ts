@@ -41,10 +41,25 @@ const EnvSchema = z.object({
   RATE_LIMIT_WINDOW_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1000).max(3_600_000).default(60_000)),
   /** GraphQL operations deeper than this (fields nested in fields) are refused before they run. */
   GRAPHQL_MAX_DEPTH: z.preprocess(emptyToUndefined, z.coerce.number().int().min(2).max(100).default(12)),
-  /** GraphQL operations whose static cost (graphql-armor's cost model) exceeds this are refused. */
-  GRAPHQL_MAX_COST: z.preprocess(emptyToUndefined, z.coerce.number().int().min(10).default(5000)),
+  /**
+   * GraphQL operations whose estimated cost is higher are refused before they run: Apollo's demand
+   * control model over the schema's @cost/@listSize, with windows priced by their buckets
+   * (docs/demand-control.md). The default admits one 30-day per-minute memory series with its points.
+   */
+  GRAPHQL_MAX_COST: z.preprocess(emptyToUndefined, z.coerce.number().int().min(10).default(100_000)),
+  /** Aliased fields per GraphQL operation (fragments expanded): many copies of one usage field are many queries. */
+  GRAPHQL_MAX_ALIASES: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).default(30)),
+  /** `__schema` and `__type` selections per GraphQL operation; Apollo Sandbox's introspection needs one. */
+  GRAPHQL_MAX_INTROSPECTION_FIELDS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).default(5)),
+  /** Tokens per GraphQL document: parsing stops here, so a huge document is refused before it costs memory. */
+  GRAPHQL_MAX_TOKENS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1000).max(1_000_000).default(10_000)),
   /** Time budget of every usage query, sent as maxTimeMS: over it the database stops it and the answer is 504. */
   QUERY_TIMEOUT_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(50).max(600_000).default(15_000)),
+  /**
+   * Database time of one whole request (GraphQL or REST), from its arrival: each query gets what is
+   * left (at most QUERY_TIMEOUT_MS) as maxTimeMS, and once it is spent the request answers 504.
+   */
+  REQUEST_DB_TIME_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(50).max(3_600_000).default(20_000)),
   /**
    * Where usage answers come from: the pre-aggregated rollups (default; raw events only where a
    * rollup cannot answer exactly) or the raw events always (while rollups are rebuilt, or to compare).

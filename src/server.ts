@@ -8,7 +8,6 @@ import { ApolloServer } from "@apollo/server";
 import { ApolloServerPluginCacheControlDisabled } from "@apollo/server/plugin/disabled";
 import { ApolloServerPluginLandingPageLocalDefault } from "@apollo/server/plugin/landingPage/default";
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from "@as-integrations/fastify";
-import { costLimitRule } from "@escape.tech/graphql-armor-cost-limit";
 import { maxDepthRule } from "@escape.tech/graphql-armor-max-depth";
 import rateLimit from "@fastify/rate-limit";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
@@ -17,9 +16,11 @@ import { authenticate, type Principal, presentedKey } from "./auth/principal.js"
 import type { AppDeps } from "./deps.js";
 import type { GraphQLContext } from "./graphql/context.js";
 import { asAppError, rateLimited } from "./errors.js";
+import { demandControlPlugin } from "./graphql/demand/plugin.js";
 import { formatError, graphqlErrorBody, httpStatusPlugin } from "./graphql/errors.js";
 import { Loaders } from "./graphql/loaders.js";
 import { buildSchema } from "./graphql/schema.js";
+import { withRequestBudget } from "./request-budget.js";
 import { fromFastifyError } from "./rest/errors.js";
 import { healthRoutes } from "./rest/health.js";
 import { errorBodyFor, frameworkError } from "./rest/surfaces.js";
@@ -72,6 +73,9 @@ export async function buildServer(deps: AppDeps): Promise<BuiltServer> {
     if (closing) reply.header("connection", "close");
     return payload;
   });
+  // Every handler's database work shares one budget (request-budget.ts). Set before the handler
+  // and after body parsing, whose stream events would not carry the async context along.
+  app.addHook("preHandler", (_request, _reply, done) => withRequestBudget(deps.config.REQUEST_DB_TIME_MS, done));
   app.setNotFoundHandler((_request, reply) => reply.status(404).send({ detail: "Not Found" }));
   // Root routes (/graphql, health): errors raised before a handler (rate limit, body parsing) in
   // GraphQL's shape for /graphql; each REST adapter renders its own in its scope.
@@ -104,18 +108,20 @@ export async function buildServer(deps: AppDeps): Promise<BuiltServer> {
     // Apollo's own messages go to the same structured JSON log as every request.
     logger: app.log,
     formatError,
-    // Refused before execution: operations nested too deep or too costly (introspection exempt).
-    // Rejections are reported as validation errors (400 GRAPHQL_VALIDATION_FAILED), not thrown.
-    validationRules: [
-      maxDepthRule({ n: deps.config.GRAPHQL_MAX_DEPTH, ignoreIntrospection: true, ...reportNotThrow }),
-      costLimitRule({ maxCost: deps.config.GRAPHQL_MAX_COST, ignoreIntrospection: true, ...reportNotThrow }),
-    ],
+    // A document of more tokens is not parsed any further (refused as a validation failure, see
+    // formatError): the size of what is parsed is bounded before any limit below can count it.
+    parseOptions: { maxTokens: deps.config.GRAPHQL_MAX_TOKENS },
+    // Refused before execution: operations nested too deep (introspection's own nesting is bounded
+    // by graphql-js's MaxIntrospectionDepthRule). Reported as 400 GRAPHQL_VALIDATION_FAILED, not thrown.
+    validationRules: [maxDepthRule({ n: deps.config.GRAPHQL_MAX_DEPTH, ignoreIntrospection: true, ...reportNotThrow })],
     plugins: [
       fastifyApolloDrainPlugin(app),
       ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
       // No cache hints are set or used; the plugin would otherwise wrap every field's resolver.
       ApolloServerPluginCacheControlDisabled(),
       httpStatusPlugin,
+      // Too many aliases or introspection fields, or too costly: refused before execution.
+      demandControlPlugin(deps.config),
     ],
   });
   await apollo.start();

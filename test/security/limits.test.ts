@@ -73,7 +73,8 @@ describe("GraphQL depth and cost limits", () => {
   });
 
   it("refuses an operation whose cost exceeds GRAPHQL_MAX_COST (aliases multiply it)", async () => {
-    const aliases = Array.from({ length: 30 }, (_, i) => `a${i}: viewer { keyId }`).join(" ");
+    // Each rollup is a database aggregation, @cost(weight: 20), plus its object: 4 × 21 = 84 > 60.
+    const aliases = Array.from({ length: 4 }, (_, i) => `a${i}: usageRollup { periodStart }`).join(" ");
     const res = await t.graphql(`{ ${aliases} }`, {}, { "x-api-key": key });
     expect(res.status).toBe(400);
     expect(res.body.errors?.[0]?.message).toMatch(/cost/i);
