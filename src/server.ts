@@ -111,6 +111,9 @@ export async function buildServer(deps: AppDeps): Promise<BuiltServer> {
     // A document of more tokens is not parsed any further (refused as a validation failure, see
     // formatError): the size of what is parsed is bounded before any limit below can count it.
     parseOptions: { maxTokens: deps.config.GRAPHQL_MAX_TOKENS },
+    // Fragments spread inside fragments multiply what validation visits; Apollo's own guard counts
+    // the selections with fragments expanded (10 million at most) before the other rules run.
+    maxRecursiveSelections: true,
     // Refused before execution: operations nested too deep (introspection's own nesting is bounded
     // by graphql-js's MaxIntrospectionDepthRule). Reported as 400 GRAPHQL_VALIDATION_FAILED, not thrown.
     validationRules: [maxDepthRule({ n: deps.config.GRAPHQL_MAX_DEPTH, ignoreIntrospection: true, ...reportNotThrow })],
