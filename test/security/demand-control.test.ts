@@ -71,6 +71,11 @@ describe("GraphQL demand control", () => {
       expectRefused(await t.graphql(`{ ...R a: __schema { queryType { name } } } fragment R on Query { b: __schema { queryType { name } } c: __type(name: "Query") { name } d: __type(name: "Sandbox") { name } e: __type(name: "User") { name } f: __type(name: "Organization") { name } }`), /6 times/);
     });
 
+    it("counts aliases inside introspection: one __schema cannot answer the schema 31 times", async () => {
+      const res = await t.graphql(`{ __schema ${aliased(31, () => "types { fields { name } }")} }`);
+      expectRefused(res, /31 aliases/);
+    });
+
     it("refuses fragments that multiply aliases when expanded (2^20 of them from a few hundred tokens)", async () => {
       let doc = "{ ...F0 }";
       for (let i = 0; i < 20; i++) doc += ` fragment F${i} on Query { x${i}: __typename ...F${i + 1} y${i}: __typename ...F${i + 1} }`;

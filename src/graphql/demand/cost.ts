@@ -12,8 +12,9 @@
  * buckets than its default one costs one more per extra bucket — "1m buckets over 30 days"
  * is 43,200 buckets, not a scalar.
  *
- * Aliases and introspection fields (`__schema`, `__type`) are counted with fragments expanded.
- * Introspection is not costed (a router answers it itself); it is limited by count instead.
+ * Aliases and introspection fields (`__schema`, `__type`) are counted with fragments expanded,
+ * aliases inside introspection too. Introspection is not costed (a router answers it itself);
+ * it is limited by these counts instead.
  * Fragments are measured once per context, so the walk is linear in the document's size.
  */
 import {
@@ -168,7 +169,13 @@ class Measure {
     const name = node.name.value;
     const aliases = node.alias ? 1 : 0;
     if (name === "__typename" || this.skipped(node)) return { ...NONE, aliases };
-    if (INTROSPECTION_ROOTS.has(name)) return { cost: 0, aliases, introspectionFields: 1 };
+    if (INTROSPECTION_ROOTS.has(name)) {
+      // Not costed, but its aliases count: 1,000 aliases of `types { fields { name } }` inside one
+      // __schema would answer the whole schema 1,000 times.
+      const meta = this.schema.getType(name === "__schema" ? "__Schema" : "__Type");
+      const inner = meta ? this.selectionSet(node.selectionSet, meta, null) : NONE;
+      return { cost: 0, aliases: aliases + inner.aliases, introspectionFields: 1 + inner.introspectionFields };
+    }
     const def = "getFields" in parent ? (parent.getFields() as Record<string, GraphQLField<unknown, unknown>>)[name] : undefined;
     if (!def) return { ...NONE, aliases };
 
