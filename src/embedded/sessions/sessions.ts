@@ -49,6 +49,10 @@ const IN_TRANSACTION = new Set([
 ]);
 
 export const DEFAULT_TRANSACTION_LIFETIME_SECONDS = 60;
+/** hello's logicalSessionTimeoutMinutes (30), after which an unused session is forgotten. */
+const SESSION_TIMEOUT_MS = 30 * 60 * 1000;
+/** When a blocked command first arrived (kept across its retries, for maxTimeMS). */
+const STARTED = Symbol("started");
 const WRITE_CONFLICT_MESSAGE =
   "WriteConflict error: this operation conflicted with another operation. Please retry your operation or multi-document transaction.";
 
@@ -121,7 +125,62 @@ export class Sessions {
     if (key !== undefined && txnNumber !== undefined && WRITES.has(name)) {
       return this.retryableWrite(this.session(key), txnNumber, cmd);
     }
-    return WRITES.has(name) ? this.write(cmd) : this.engine.executeJournaled(cmd);
+    if (WRITES.has(name)) return this.write(cmd);
+    const blocker = this.ddlBlocker(name, cmd);
+    if (blocker) return this.waitFor(blocker, cmd, () => this.run(cmd));
+    return this.engine.executeJournaled(cmd);
+  }
+
+  /**
+   * A command that changes a whole collection or database (drop, indexes, `$out`/`$merge`)
+   * waits, as in MongoDB (it needs the collection's exclusive lock), while an open transaction
+   * has written to it: the open transaction's writer, if any.
+   */
+  private ddlBlocker(name: string, cmd: Doc): Transaction | undefined {
+    if (this.open.size === 0) return undefined;
+    const db = typeof cmd.$db === "string" ? cmd.$db : "admin";
+    let target: string | null = null;
+    if (name === "dropDatabase") target = `${db}.`;
+    else if (["drop", "create", "createIndexes", "dropIndexes", "deleteIndexes"].includes(name) && typeof cmd[name] === "string") target = `${db}.${cmd[name] as string}`;
+    else if (name === "aggregate" && Array.isArray(cmd.pipeline)) {
+      const last = cmd.pipeline[cmd.pipeline.length - 1] as Doc | undefined;
+      const spec = last && typeof last === "object" ? (last.$merge ?? last.$out) : undefined;
+      if (typeof spec === "string") target = `${db}.${spec}`;
+      else if (spec && typeof spec === "object") {
+        const into = (spec as Doc).into ?? (spec as Doc).coll;
+        const intoDb = typeof (spec as Doc).db === "string" ? ((spec as Doc).db as string) : db;
+        if (typeof into === "string") target = `${intoDb}.${into}`;
+        else if (into && typeof into === "object" && typeof (into as Doc).coll === "string") {
+          target = `${typeof (into as Doc).db === "string" ? ((into as Doc).db as string) : db}.${(into as Doc).coll as string}`;
+        }
+      }
+    }
+    if (target === null) return undefined;
+    for (const txn of this.open) {
+      for (const coll of txn.view.written()) if (target.endsWith(".") ? coll.ns.startsWith(target) : coll.ns === target) return txn;
+    }
+    return undefined;
+  }
+
+  /**
+   * Waits for `blocker` to end, then runs `again`; with the command's maxTimeMS, fails with
+   * MaxTimeMSExpired (50) if that comes first, as a blocked MongoDB operation does.
+   */
+  private waitFor(blocker: Transaction, cmd: Doc, again: () => MaybeAsync<Reply>): Promise<Reply> {
+    const started = (cmd as { [STARTED]?: number })[STARTED] ?? Date.now();
+    Object.defineProperty(cmd, STARTED, { value: started, enumerable: false, configurable: true });
+    const maxTimeMS = cmd.maxTimeMS instanceof Long ? cmd.maxTimeMS.toNumber() : typeof cmd.maxTimeMS === "number" ? cmd.maxTimeMS : 0;
+    if (maxTimeMS <= 0) return blocker.ended.then(again);
+    const left = started + maxTimeMS - Date.now();
+    if (left <= 0) return Promise.resolve(fail("MaxTimeMSExpired", "operation exceeded time limit"));
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<"expired">((resolve) => {
+      timer = setTimeout(() => resolve("expired"), left);
+    });
+    return Promise.race([blocker.ended, expired]).then((r) => {
+      clearTimeout(timer);
+      return r === "expired" ? fail("MaxTimeMSExpired", "operation exceeded time limit") : again();
+    });
   }
 
   // ---- retryable writes ----
@@ -131,6 +190,8 @@ export class Sessions {
     if (txnNumber < session.txnNumber) return label(this.tooOld(session, txnNumber));
     if (txnNumber === session.txnNumber) {
       if (session.retried?.txnNumber === txnNumber) return session.retried.reply;
+      // A retry while the first attempt still waits (blocked by a transaction) gets its reply.
+      if (session.inFlight?.txnNumber === txnNumber) return session.inFlight.reply;
       if (session.txn) return fail("IncompleteTransactionHistory", `txnNumber ${txnNumber} was used by a transaction, not a retryable write`);
     }
     this.advance(session, txnNumber);
@@ -139,7 +200,13 @@ export class Sessions {
       return label(reply);
     };
     const reply = this.write(cmd);
-    return reply instanceof Promise ? reply.then(remember) : remember(reply);
+    if (!(reply instanceof Promise)) return remember(reply);
+    const pending = reply.then(remember);
+    session.inFlight = { txnNumber, reply: pending };
+    void pending.finally(() => {
+      if (session.inFlight?.reply === pending) session.inFlight = null;
+    });
+    return pending;
   }
 
   /**
@@ -152,7 +219,7 @@ export class Sessions {
     const view = TxnStore.snapshotOf(this.engine.live);
     const reply = this.engine.execute(view, cmd);
     const blocker = this.lockHolder(view, null);
-    if (blocker) return blocker.ended.then(() => this.write(cmd));
+    if (blocker) return this.waitFor(blocker, cmd, () => this.write(cmd));
     const ops = writeSetOf(view);
     if (ops.length > 0) {
       applyOps(this.engine.live, ops);
@@ -362,11 +429,22 @@ export class Sessions {
   private session(key: string): SessionState {
     let s = this.sessions.get(key);
     if (!s) {
-      s = { key, txnNumber: -1n, txn: null, retried: null, lastUse: Date.now() };
+      s = { key, txnNumber: -1n, txn: null, retried: null, inFlight: null, lastUse: Date.now() };
+      if (this.sessions.size % 1024 === 1023) this.forgetIdleSessions();
       this.sessions.set(key, s);
     }
     s.lastUse = Date.now();
     return s;
+  }
+
+  /** Sessions unused for logicalSessionTimeoutMinutes are forgotten (their transactions aborted), as MongoDB reaps them. */
+  private forgetIdleSessions(): void {
+    const cutoff = Date.now() - SESSION_TIMEOUT_MS;
+    for (const s of this.sessions.values()) {
+      if (s.lastUse >= cutoff || s.inFlight) continue;
+      if (s.txn) this.abort(s.txn, "its session expired");
+      this.sessions.delete(s.key);
+    }
   }
 
   // ---- session commands ----

@@ -49,5 +49,7 @@ export interface SessionState {
   txn: Transaction | null;
   /** The reply of the retryable write numbered `txnNumber`, returned again on a retry. */
   retried: { txnNumber: bigint; reply: Record<string, unknown> } | null;
+  /** The retryable write numbered `txnNumber` while it waits for a transaction to end. */
+  inFlight: { txnNumber: bigint; reply: Promise<Record<string, unknown>> } | null;
   lastUse: number;
 }
