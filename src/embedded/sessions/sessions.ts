@@ -30,13 +30,18 @@ import { type SessionState, Transaction } from "./transaction.js";
 export type Reply = Doc;
 export type MaybeAsync<T> = T | Promise<T>;
 
+/** `fn` of `value`, now if it is ready, else when it is (a handler may become asynchronous). */
+function andThen<T, U>(value: MaybeAsync<T>, fn: (v: T) => MaybeAsync<U>): MaybeAsync<U> {
+  return value instanceof Promise ? value.then(fn) : fn(value);
+}
+
 /** What the session layer needs from the server: the live store, the handlers, the journal. */
 export interface Engine {
   readonly live: Store;
   /** Runs one command's handler against `store` (the live store or a transaction's view). */
-  execute(store: Store, cmd: Doc): Reply;
+  execute(store: Store, cmd: Doc): MaybeAsync<Reply>;
   /** Runs a command outside any transaction on the live store, journaling it if it writes. */
-  executeJournaled(cmd: Doc): Reply;
+  executeJournaled(cmd: Doc): MaybeAsync<Reply>;
   /** Journals a write set applied to the live store, as one record. */
   journalOps(ops: Op[]): void;
 }
@@ -117,7 +122,7 @@ export class Sessions {
     }
     if (cmd.autocommit !== undefined || cmd.startTransaction !== undefined) {
       const ctx = { inTransaction: true, commitOrAbort: name === "commitTransaction" || name === "abortTransaction", retryableWrite: false };
-      return labelled(this.inTransaction(name, cmd, key, txnNumber), ctx);
+      return andThen(this.inTransaction(name, cmd, key, txnNumber), (reply) => labelled(reply, ctx));
     }
     if (name === "commitTransaction" || name === "abortTransaction") {
       return fail("InvalidOptions", `'${name}' may only be run in a multi-document transaction (with autocommit: false)`);
@@ -200,7 +205,7 @@ export class Sessions {
       return label(reply);
     };
     const reply = this.write(cmd);
-    if (!(reply instanceof Promise)) return remember(reply);
+    if (!(reply instanceof Promise)) return remember(reply as Reply);
     const pending = reply.then(remember);
     session.inFlight = { txnNumber, reply: pending };
     void pending.finally(() => {
@@ -217,20 +222,23 @@ export class Sessions {
   private write(cmd: Doc): MaybeAsync<Reply> {
     if (this.locks.size === 0) return this.engine.executeJournaled(cmd);
     const view = TxnStore.snapshotOf(this.engine.live);
-    const reply = this.engine.execute(view, cmd);
-    const blocker = this.lockHolder(view, null);
-    if (blocker) return this.waitFor(blocker, cmd, () => this.write(cmd));
-    const ops = writeSetOf(view);
-    if (ops.length > 0) {
-      applyOps(this.engine.live, ops);
-      this.engine.journalOps(ops);
-    }
-    return reply;
+    return andThen(this.engine.execute(view, cmd), (reply) => {
+      const blocker = this.lockHolder(view, null);
+      if (blocker) return this.waitFor(blocker, cmd, () => this.write(cmd));
+      // Only if the handler yielded could someone have written meanwhile: then run it again.
+      for (const coll of view.written()) if (changedSinceSnapshot(this.engine.live, coll, coll.touched.values()) !== undefined) return this.write(cmd);
+      const ops = writeSetOf(view);
+      if (ops.length > 0) {
+        applyOps(this.engine.live, ops);
+        this.engine.journalOps(ops);
+      }
+      return reply;
+    });
   }
 
   // ---- transactions ----
 
-  private inTransaction(name: string, cmd: Doc, key: string | undefined, txnNumber: bigint | undefined): Reply {
+  private inTransaction(name: string, cmd: Doc, key: string | undefined, txnNumber: bigint | undefined): MaybeAsync<Reply> {
     if (key === undefined) return fail("InvalidOptions", "a transaction requires a logical session id (lsid)");
     if (txnNumber === undefined) return fail("InvalidOptions", "a transaction requires a txnNumber");
     if (cmd.autocommit !== false) return fail("InvalidOptions", "autocommit must be false in a multi-document transaction");
@@ -282,16 +290,19 @@ export class Sessions {
         return fail("OperationNotSupportedInTransaction", `${writer} cannot be used in a transaction`);
       }
     }
-    let reply = this.engine.execute(txn.view, cmd);
-    if (WRITES.has(name)) {
-      reply = asCommandError(reply);
-      if (reply.ok === 1 && this.checkWrites(txn)) {
-        this.abort(txn, "write conflict");
-        return fail("WriteConflict", WRITE_CONFLICT_MESSAGE);
+    return andThen(this.engine.execute(txn.view, cmd), (result) => {
+      let reply = result;
+      if (txn.state !== "open") return fail("NoSuchTransaction", `Transaction with { txnNumber: ${txnNumber} } has been aborted: ${txn.abortReason}`);
+      if (WRITES.has(name)) {
+        reply = asCommandError(reply);
+        if (reply.ok === 1 && this.checkWrites(txn)) {
+          this.abort(txn, "write conflict");
+          return fail("WriteConflict", WRITE_CONFLICT_MESSAGE);
+        }
       }
-    }
-    if (reply.ok !== 1) this.abort(txn, `${String(reply.codeName)}: ${String(reply.errmsg)}`);
-    return reply;
+      if (reply.ok !== 1) this.abort(txn, `${String(reply.codeName)}: ${String(reply.errmsg)}`);
+      return reply;
+    });
   }
 
   private begin(session: SessionState, txnNumber: bigint): Transaction {
