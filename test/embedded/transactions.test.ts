@@ -304,21 +304,85 @@ describe("embedded mongo: sessions and transactions", { timeout: 60_000 }, () =>
   });
 
   it("runs a retryable write once: a retry with the same txnNumber gets the first reply; an older one TransactionTooOld", async () => {
-    const coll = mongo.db.collection<Loose>("retryable");
-    await coll.insertOne({ _id: "n", n: 0 });
+    // Its own client: these txnNumbers are not the driver's, so its pooled session must not be reused.
+    const client = new MongoClient(mongo.uri, { serverSelectionTimeoutMS: 5_000 });
+    await client.connect();
+    try {
+      const db = client.db(mongo.dbName);
+      const coll = db.collection<Loose>("retryable");
+      await coll.insertOne({ _id: "n", n: 0 });
+      const s = client.startSession();
+      const inc = (txnNumber: number) =>
+        db.command({ update: "retryable", updates: [{ q: { _id: "n" }, u: { $inc: { n: 1 } } }], txnNumber: Long.fromNumber(txnNumber) }, { session: s });
+      const first = await inc(7);
+      const retry = await inc(7);
+      expect(retry.n).toBe(first.n);
+      expect(retry.nModified).toBe(1);
+      expect(await coll.findOne({ _id: "n" })).toEqual({ _id: "n", n: 1 });
+      const insert = () => db.command({ insert: "retryable", documents: [{ _id: "x" }], txnNumber: Long.fromNumber(8) }, { session: s });
+      expect((await insert()).n).toBe(1);
+      expect((await insert()).n).toBe(1); // not a duplicate key: the first insert's reply
+      const old = await rejection(inc(6));
+      expect(old.code).toBe(225);
+      expect(await coll.findOne({ _id: "n" })).toEqual({ _id: "n", n: 1 });
+      await s.endSession();
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("loses no update when concurrent withTransaction ingests and plain writes hit the same documents", async () => {
+    const totals = mongo.db.collection<Loose>("race_totals");
+    const events = mongo.db.collection<Loose>("race_events");
+    await totals.insertOne({ _id: "t", txn: 0, plain: 0 });
+    const workers = 6;
+    const perWorker = 4;
+    const ingest = async (w: number) => {
+      const s = session();
+      for (let i = 0; i < perWorker; i++) {
+        await s.withTransaction(async () => {
+          await events.insertOne({ _id: `w${w}-${i}` }, { session: s });
+          await totals.updateOne({ _id: "t" }, { $inc: { txn: 1 } }, { session: s });
+          await totals.updateOne({ _id: `w${w}` }, { $inc: { n: 1 } }, { session: s, upsert: true });
+        });
+      }
+    };
+    const plain = async () => {
+      for (let i = 0; i < 10; i++) await totals.updateOne({ _id: "t" }, { $inc: { plain: 1 } });
+    };
+    await Promise.all([...Array.from({ length: workers }, (_, w) => ingest(w)), plain()]);
+    expect(await totals.findOne({ _id: "t" })).toEqual({ _id: "t", txn: workers * perWorker, plain: 10 });
+    expect(await events.countDocuments()).toBe(workers * perWorker);
+    for (let w = 0; w < workers; w++) expect((await totals.findOne({ _id: `w${w}` }))?.n).toBe(perWorker);
+  });
+
+  it("fails a transaction's write of a unique key that someone committed after its snapshot with WriteConflict", async () => {
+    const coll = mongo.db.collection<Loose>("unique_after");
+    await coll.createIndex({ key: 1 }, { unique: true });
     const s = session();
-    const inc = (txnNumber: number) =>
-      mongo.db.command({ update: "retryable", updates: [{ q: { _id: "n" }, u: { $inc: { n: 1 } } }], txnNumber: Long.fromNumber(txnNumber) }, { session: s });
-    const first = await inc(7);
-    const retry = await inc(7);
-    expect(retry.n).toBe(first.n);
-    expect(retry.nModified).toBe(1);
-    expect(await coll.findOne({ _id: "n" })).toEqual({ _id: "n", n: 1 });
-    const insert = () => mongo.db.command({ insert: "retryable", documents: [{ _id: "x" }], txnNumber: Long.fromNumber(8) }, { session: s });
-    expect((await insert()).n).toBe(1);
-    expect((await insert()).n).toBe(1); // not a duplicate key: the first insert's reply
-    const old = await rejection(inc(6));
-    expect(old.code).toBe(225);
-    expect(await coll.findOne({ _id: "n" })).toEqual({ _id: "n", n: 1 });
+    s.startTransaction();
+    await coll.findOne({}, { session: s });
+    await coll.insertOne({ _id: "outside", key: "k" });
+    const err = await rejection(coll.insertOne({ _id: "inside", key: "k" }, { session: s }));
+    expect(err.code).toBe(112);
+    await s.abortTransaction();
+    expect(await coll.find().toArray()).toEqual([{ _id: "outside", key: "k" }]);
+  });
+
+  it("joins within the snapshot: $lookup in a transaction reads the other collection as of the snapshot plus its own writes", async () => {
+    const orders = mongo.db.collection<Loose>("lk_orders");
+    const items = mongo.db.collection<Loose>("lk_items");
+    await orders.insertOne({ _id: 1 });
+    await items.insertOne({ _id: "a", order: 1 });
+    const s = session();
+    s.startTransaction();
+    await orders.findOne({}, { session: s });
+    await items.insertOne({ _id: "late", order: 1 }); // committed after the snapshot: not seen
+    await items.insertOne({ _id: "own", order: 1 }, { session: s });
+    const [joined] = await orders
+      .aggregate([{ $lookup: { from: "lk_items", localField: "_id", foreignField: "order", as: "items" } }], { session: s })
+      .toArray();
+    expect((joined!.items as Loose[]).map((i) => i._id).sort()).toEqual(["a", "own"]);
+    await s.commitTransaction();
   });
 });
