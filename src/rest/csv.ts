@@ -31,8 +31,12 @@ export interface CsvSurface {
   formatIssueType: string;
 }
 
-/** `format=csv`/`json` decides; without it, `Accept` does (text/csv unless JSON is preferred). */
-export function wantsCsv(request: FastifyRequest, surface: CsvSurface): boolean {
+/**
+ * `format=csv`/`json` decides; without it, `Accept` does (text/csv unless JSON is preferred). The
+ * reply says it varies with Accept, so a cache never hands the CSV to a client that asked for JSON.
+ */
+export function wantsCsv(request: FastifyRequest, reply: FastifyReply, surface: CsvSurface): boolean {
+  reply.header("vary", "Accept");
   const raw = (request.query as RawQuery).format;
   if (raw !== undefined) {
     const format = [raw].flat();

@@ -40,7 +40,7 @@ export async function dreadnodeRoutes(app: FastifyInstance, deps: AppDeps): Prom
 
   app.get<{ Params: { org: string } }>("/api/v1/org/:org/sandboxes/usage", async (request, reply) => {
     const principal = await principalOf(deps, request, "bearer");
-    if (wantsCsv(request, DREADNODE_CSV)) return sendCsv(reply, await runtimeSummaryCsv(deps, principal, request.params.org), deps.config.CSV_MAX_ROWS);
+    if (wantsCsv(request, reply, DREADNODE_CSV)) return sendCsv(reply, await runtimeSummaryCsv(deps, principal, request.params.org), deps.config.CSV_MAX_ROWS);
     return getRuntimeSummary(deps, principal, request.params.org);
   });
 }

@@ -53,7 +53,7 @@ export async function miosaRoutes(app: FastifyInstance, deps: AppDeps): Promise<
       if (Array.isArray(v)) throw badInput(`${name} may be given once`, [{ loc: ["query", name], msg: `${name} may be given once`, type: PARAM_CODE[name] }]);
       params[name] = v;
     }
-    if (wantsCsv(request, MIOSA_CSV)) return sendCsv(reply, await usageRollupCsv(deps, principal, params), deps.config.CSV_MAX_ROWS);
+    if (wantsCsv(request, reply, MIOSA_CSV)) return sendCsv(reply, await usageRollupCsv(deps, principal, params), deps.config.CSV_MAX_ROWS);
     return toMiosaJson(await getUsageRollup(deps, principal, params, { loc: ["query"] }));
   });
 }

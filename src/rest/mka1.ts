@@ -27,7 +27,7 @@ export async function mka1Routes(app: FastifyInstance, deps: AppDeps): Promise<v
       limit: q.int("limit"),
       page: q.string("page"),
     };
-    if (wantsCsv(request, MKA1_CSV)) {
+    if (wantsCsv(request, reply, MKA1_CSV)) {
       return sendCsv(reply, await sandboxUsageCsv(deps, principal, params, { earlier: q.issues, failed: q.failed }), deps.config.CSV_MAX_ROWS);
     }
     return getSandboxUsage(deps, principal, params, { loc: ["query"], earlier: q.issues, failed: q.failed });

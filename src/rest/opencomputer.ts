@@ -98,7 +98,7 @@ export async function openComputerRoutes(app: FastifyInstance, deps: AppDeps): P
     const p = await principal(request);
     const query = request.query as RawQuery;
     const window = { from: single(query, "from"), to: single(query, "to") };
-    if (wantsCsv(request, OPENCOMPUTER_CSV)) return sendCsv(reply, await memoryUsageCsv(deps, p, request.params.id, window), deps.config.CSV_MAX_ROWS);
+    if (wantsCsv(request, reply, OPENCOMPUTER_CSV)) return sendCsv(reply, await memoryUsageCsv(deps, p, request.params.id, window), deps.config.CSV_MAX_ROWS);
     return memoryJson(await getSandboxMemoryUsage(deps, p, request.params.id, window, ["query"]));
   });
 
@@ -124,7 +124,7 @@ export async function openComputerRoutes(app: FastifyInstance, deps: AppDeps): P
       limit: integer(query, "limit"),
       cursor: single(query, "cursor"),
     };
-    if (wantsCsv(request, OPENCOMPUTER_CSV)) return sendCsv(reply, await usageAggregateCsv(deps, p, params), deps.config.CSV_MAX_ROWS);
+    if (wantsCsv(request, reply, OPENCOMPUTER_CSV)) return sendCsv(reply, await usageAggregateCsv(deps, p, params), deps.config.CSV_MAX_ROWS);
     return aggregateJson(await getUsageAggregate(deps, p, params, ["query"]));
   });
 }

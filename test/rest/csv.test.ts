@@ -70,6 +70,7 @@ async function csvOf(url: string, headers: Record<string, string>, via: "accept"
   });
   expect(res.statusCode, res.body).toBe(200);
   expect(res.headers["content-type"]).toBe("text/csv; charset=utf-8");
+  expect(res.headers.vary).toBe("Accept");
   expectRfc4180Lines(res.body);
   // Strict: only CRLF separates records, so a bare LF outside quotes would break the comparison.
   const [header, ...rows] = parse(res.body, { record_delimiter: "\r\n", relax_column_count: false }) as string[][];
@@ -186,6 +187,7 @@ describe("MKA1 GET /api/v1/sandbox/usage as CSV", () => {
     for (const accept of [undefined, "application/json", "*/*", "text/html,application/xhtml+xml,*/*;q=0.8", "application/json, text/csv;q=0.5", "text/csv;q=0"]) {
       const res = await t.app.inject({ method: "GET", url, headers: { ...bearer(reader), ...(accept && { accept }) } });
       expect(res.headers["content-type"], accept).toMatch(/^application\/json/);
+      expect(res.headers.vary).toBe("Accept");
     }
     const res = await t.app.inject({ method: "GET", url: `${url}&format=json`, headers: { ...bearer(reader), accept: "text/csv" } });
     expect(res.headers["content-type"]).toMatch(/^application\/json/);
