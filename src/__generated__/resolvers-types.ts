@@ -44,6 +44,12 @@ export type Mutation = {
   setPrices: PriceTable;
   /** Replaces a sandbox's tags (an empty list clears them). Requires the admin or the ingest scope. */
   setSandboxTags: Sandbox;
+  /**
+   * Voids 1-5000 events by id (a correction): they stop counting in every answer and are kept, with
+   * who, when and reason, for audit; their ids stay taken. Idempotent. Requires the ingest scope.
+   * orgId: only a cluster admin may name an org other than the key's own.
+   */
+  voidUsageEvents: VoidUsageEventsResult;
 };
 
 
@@ -61,6 +67,13 @@ export type MutationSetPricesArgs = {
 export type MutationSetSandboxTagsArgs = {
   id: Scalars['ID']['input'];
   tags: Array<SandboxTagInput>;
+};
+
+
+export type MutationVoidUsageEventsArgs = {
+  ids: Array<Scalars['String']['input']>;
+  orgId?: InputMaybe<Scalars['ID']['input']>;
+  reason?: InputMaybe<Scalars['String']['input']>;
 };
 
 /** An organization (tenant), named by its org_id slug. Other subgraphs may own more of it. */
@@ -81,6 +94,7 @@ export type OrganizationUsageRollupArgs = {
   groupBy?: InputMaybe<RollupGroupBy>;
   period?: InputMaybe<Scalars['String']['input']>;
   start?: InputMaybe<Scalars['String']['input']>;
+  timeZone?: InputMaybe<Scalars['String']['input']>;
 };
 
 /** An organization's prices in cents (fractions allowed). Orgs that never set one pay the defaults. */
@@ -105,7 +119,7 @@ export type Query = {
   sandbox?: Maybe<Sandbox>;
   /**
    * MKA1 sandbox usage: operations in [startTime, endTime) (Unix seconds; endTime defaults to now)
-   * in UTC buckets of bucketWidth ("1m", "1h" or "1d"), grouped by groupBy. Paged over buckets:
+   * in buckets of bucketWidth (aligned in timeZone, default UTC) ("1m", "1h" or "1d"), grouped by groupBy. Paged over buckets:
    * limit buckets per page (1m 60/1440, 1h 24/168, 1d 7/31 default/max), continue with page.
    * allOrgs and orgIds need a cluster-admin key. Requires the read scope.
    */
@@ -150,11 +164,13 @@ export type QuerySandboxUsageArgs = {
   orgIds?: InputMaybe<Array<Scalars['String']['input']>>;
   page?: InputMaybe<Scalars['String']['input']>;
   startTime: Scalars['SafeInt']['input'];
+  timeZone?: InputMaybe<Scalars['String']['input']>;
 };
 
 
 export type QuerySandboxUsageSummaryArgs = {
   org: Scalars['ID']['input'];
+  timeZone?: InputMaybe<Scalars['String']['input']>;
 };
 
 
@@ -174,6 +190,7 @@ export type QueryUsageRollupArgs = {
   groupBy?: InputMaybe<RollupGroupBy>;
   period?: InputMaybe<Scalars['String']['input']>;
   start?: InputMaybe<Scalars['String']['input']>;
+  timeZone?: InputMaybe<Scalars['String']['input']>;
 };
 
 export type RecordUsageEventsResult = {
@@ -500,10 +517,16 @@ export type UsageRollup = {
   groupBy: RollupGroupBy;
   /** End of the period (exclusive). */
   periodEnd: Scalars['DateTime']['output'];
+  /** periodEnd with the zone's offset. */
+  periodEndLocal: Scalars['String']['output'];
   /** Start of the period (inclusive). */
   periodStart: Scalars['DateTime']['output'];
+  /** periodStart with the zone's offset, e.g. 2026-03-08T00:00:00-05:00 (Z in UTC). */
+  periodStartLocal: Scalars['String']['output'];
   /** Sorted by creditCents descending, then key ascending. Usage without the group key is one row with key null. */
   results: Array<RollupResult>;
+  /** The zone the period was computed in (the timeZone argument). */
+  timeZone: Scalars['String']['output'];
 };
 
 /** A user of an organization, as named by the user_id on usage events. */
@@ -525,6 +548,14 @@ export type Viewer = {
   organization?: Maybe<Organization>;
   scopes: Array<ApiKeyScope>;
   user: User;
+};
+
+/** What a void did: events voided now, ids voided before, and ids never stored. */
+export type VoidUsageEventsResult = {
+  __typename?: 'VoidUsageEventsResult';
+  alreadyVoided: Scalars['Int']['output'];
+  unknown: Scalars['Int']['output'];
+  voided: Scalars['Int']['output'];
 };
 
 export type WithIndex<TObject> = TObject & Record<string, any>;
@@ -641,8 +672,8 @@ export type ResolversTypes = ResolversObject<{
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
-  Organization: ResolverTypeWrapper<EntityRefModel>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  Organization: ResolverTypeWrapper<EntityRefModel>;
   PriceTable: ResolverTypeWrapper<PricesModel>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   PriceTableInput: PriceTableInput;
@@ -681,6 +712,7 @@ export type ResolversTypes = ResolversObject<{
   UsageRollup: ResolverTypeWrapper<UsageRollupReportModel>;
   User: ResolverTypeWrapper<EntityRefModel>;
   Viewer: ResolverTypeWrapper<PrincipalModel>;
+  VoidUsageEventsResult: ResolverTypeWrapper<VoidUsageEventsResult>;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -688,8 +720,8 @@ export type ResolversParentTypes = ResolversObject<{
   DateTime: Scalars['DateTime']['output'];
   Mutation: Record<PropertyKey, never>;
   ID: Scalars['ID']['output'];
-  Organization: EntityRefModel;
   String: Scalars['String']['output'];
+  Organization: EntityRefModel;
   PriceTable: PricesModel;
   Float: Scalars['Float']['output'];
   PriceTableInput: PriceTableInput;
@@ -721,6 +753,7 @@ export type ResolversParentTypes = ResolversObject<{
   UsageRollup: UsageRollupReportModel;
   User: EntityRefModel;
   Viewer: PrincipalModel;
+  VoidUsageEventsResult: VoidUsageEventsResult;
 }>;
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
@@ -731,12 +764,13 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   recordUsageEvents?: Resolver<ResolversTypes['RecordUsageEventsResult'], ParentType, ContextType, RequireFields<MutationRecordUsageEventsArgs, 'events'>>;
   setPrices?: Resolver<ResolversTypes['PriceTable'], ParentType, ContextType, RequireFields<MutationSetPricesArgs, 'org' | 'prices'>>;
   setSandboxTags?: Resolver<ResolversTypes['Sandbox'], ParentType, ContextType, RequireFields<MutationSetSandboxTagsArgs, 'id' | 'tags'>>;
+  voidUsageEvents?: Resolver<ResolversTypes['VoidUsageEventsResult'], ParentType, ContextType, RequireFields<MutationVoidUsageEventsArgs, 'ids'>>;
 }>;
 
 export type OrganizationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Organization'] = ResolversParentTypes['Organization'], FederationReferenceType extends FederationReferenceTypes['Organization'] = FederationReferenceTypes['Organization']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Organization']> | FederationReferenceType, FederationReferenceType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  usageRollup?: Resolver<ResolversTypes['UsageRollup'], ParentType, ContextType, RequireFields<OrganizationUsageRollupArgs, 'groupBy' | 'period'>>;
+  usageRollup?: Resolver<ResolversTypes['UsageRollup'], ParentType, ContextType, RequireFields<OrganizationUsageRollupArgs, 'groupBy' | 'period' | 'timeZone'>>;
 }>;
 
 export type PriceTableResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PriceTable'] = ResolversParentTypes['PriceTable']> = ResolversObject<{
@@ -748,11 +782,11 @@ export type PriceTableResolvers<ContextType = GraphQLContext, ParentType extends
 export type QueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
   prices?: Resolver<ResolversTypes['PriceTable'], ParentType, ContextType, RequireFields<QueryPricesArgs, 'org'>>;
   sandbox?: Resolver<Maybe<ResolversTypes['Sandbox']>, ParentType, ContextType, RequireFields<QuerySandboxArgs, 'id'>>;
-  sandboxUsage?: Resolver<ResolversTypes['UsageBucketPage'], ParentType, ContextType, RequireFields<QuerySandboxUsageArgs, 'allOrgs' | 'bucketWidth' | 'startTime'>>;
-  sandboxUsageSummary?: Resolver<ResolversTypes['SandboxUsageSummary'], ParentType, ContextType, RequireFields<QuerySandboxUsageSummaryArgs, 'org'>>;
+  sandboxUsage?: Resolver<ResolversTypes['UsageBucketPage'], ParentType, ContextType, RequireFields<QuerySandboxUsageArgs, 'allOrgs' | 'bucketWidth' | 'startTime' | 'timeZone'>>;
+  sandboxUsageSummary?: Resolver<ResolversTypes['SandboxUsageSummary'], ParentType, ContextType, RequireFields<QuerySandboxUsageSummaryArgs, 'org' | 'timeZone'>>;
   tagKeys?: Resolver<Array<ResolversTypes['TagKeyStats']>, ParentType, ContextType>;
   usage?: Resolver<ResolversTypes['UsageAggregate'], ParentType, ContextType, RequireFields<QueryUsageArgs, 'groupBy'>>;
-  usageRollup?: Resolver<ResolversTypes['UsageRollup'], ParentType, ContextType, RequireFields<QueryUsageRollupArgs, 'groupBy' | 'period'>>;
+  usageRollup?: Resolver<ResolversTypes['UsageRollup'], ParentType, ContextType, RequireFields<QueryUsageRollupArgs, 'groupBy' | 'period' | 'timeZone'>>;
   viewer?: Resolver<ResolversTypes['Viewer'], ParentType, ContextType>;
 }>;
 
@@ -900,8 +934,11 @@ export type UsageQuantitiesResolvers<ContextType = GraphQLContext, ParentType ex
 export type UsageRollupResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['UsageRollup'] = ResolversParentTypes['UsageRollup']> = ResolversObject<{
   groupBy?: Resolver<ResolversTypes['RollupGroupBy'], ParentType, ContextType>;
   periodEnd?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  periodEndLocal?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   periodStart?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  periodStartLocal?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   results?: Resolver<Array<ResolversTypes['RollupResult']>, ParentType, ContextType>;
+  timeZone?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
 export type UserResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = ResolversObject<{
@@ -917,6 +954,12 @@ export type ViewerResolvers<ContextType = GraphQLContext, ParentType extends Res
   organization?: Resolver<Maybe<ResolversTypes['Organization']>, ParentType, ContextType>;
   scopes?: Resolver<Array<ResolversTypes['ApiKeyScope']>, ParentType, ContextType>;
   user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
+}>;
+
+export type VoidUsageEventsResultResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['VoidUsageEventsResult'] = ResolversParentTypes['VoidUsageEventsResult']> = ResolversObject<{
+  alreadyVoided?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  unknown?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  voided?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 }>;
 
 export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
@@ -946,5 +989,6 @@ export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   UsageRollup?: UsageRollupResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   Viewer?: ViewerResolvers<ContextType>;
+  VoidUsageEventsResult?: VoidUsageEventsResultResolvers<ContextType>;
 }>;
 
