@@ -261,7 +261,7 @@ export const INDEXES = {
   apiKeysByOrgUser: "api_keys_org_user",
 } as const;
 
-const INDEX_SPECS: Record<string, IndexDescription[]> = {
+export const INDEX_SPECS: Record<string, IndexDescription[]> = {
   [COLLECTIONS.usageEvents]: [
     { key: { org_id: 1, event_id: 1 }, name: INDEXES.eventIdUnique, unique: true },
     { key: { org_id: 1, type: 1, ts: 1 }, name: INDEXES.eventsByOrgTypeTime },

@@ -138,7 +138,8 @@ beforeAll(async () => {
         if (res.statusCode === 200) accepted += (res.json() as { accepted: number }).accepted;
         else {
           faulted++;
-          expect(res.statusCode, res.body).toBeGreaterThanOrEqual(500);
+          // The database failed under it: 503, and nothing of the batch was stored (the retry accepts it all).
+          expect(res.statusCode, res.body).toBe(503);
           accepted += (await send(fromRollups, b)).accepted;
         }
       }
