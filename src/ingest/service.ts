@@ -12,6 +12,7 @@ import { badInput, forbidden, type InputIssue } from "../errors.js";
 import { buildSandboxAttributesPipeline } from "../pipelines/sandboxes.js";
 import { buildSessionEndsPipeline, buildSessionStartsPipeline } from "../pipelines/sessions.js";
 import { toInputIssues } from "../zod-issues.js";
+import { noteUsage, rangesByOrg } from "../budgets/marks.js";
 import { refreshRollups } from "./rollups.js";
 import { EVENT_TYPES, MAX_EVENTS_PER_REQUEST, MAX_FUTURE_SKEW_MS, MemoryEvent, OperationEvent, type UsageEvent } from "./events.js";
 
@@ -160,6 +161,9 @@ export async function recordUsageEvents(
   await deriveSessions(deps.cols, docs);
   await deriveSandboxes(deps.cols, docs);
   await refreshRollups(deps.cols, docs);
+  // --- budgets (DESIGN §11): one O(1) upsert per org, after everything above is written. Keep it last.
+  for (const [org, range] of rangesByOrg(docs)) await noteUsage(deps, org, range);
+  // --- end budgets
   return { accepted, duplicates };
 }
 
