@@ -22,6 +22,7 @@ export function toBudgetJson(input: CreateBudgetInput): Record<string, unknown> 
 }
 
 export const Budget: BudgetResolvers = {
+  id: (b) => b._id,
   organization: (b) => ({ id: b.org_id }),
   timeZone: (b) => b.time_zone,
   webhookUrl: (b) => b.webhook.url,
