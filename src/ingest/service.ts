@@ -182,8 +182,10 @@ async function deriveSessions(cols: Collections, docs: UsageEventDoc[]): Promise
     if (!ids) target.set(d.org_id, (ids = new Set()));
     ids.add(d.session_id);
   }
-  for (const [org, ids] of starts) await cols.usageEvents.aggregate(buildSessionStartsPipeline(org, [...ids])).toArray();
+  // Ends before starts: a batch carrying both never shows a reader (the budget evaluator, above all)
+  // the session as open-until-now in between, which would count runtime it never had.
   for (const [org, ids] of ends) await cols.usageEvents.aggregate(buildSessionEndsPipeline(org, [...ids])).toArray();
+  for (const [org, ids] of starts) await cols.usageEvents.aggregate(buildSessionStartsPipeline(org, [...ids])).toArray();
 }
 
 /**
