@@ -125,12 +125,21 @@ export class DeliveryWorker {
       return;
     }
     const started = clock.now();
-    const result = await postWebhook(
-      new URL(budget.webhook.url),
-      d.body,
-      { [SIGNATURE_HEADER]: signatureHeader(openSecret(budget.webhook.secret, config.WEBHOOK_SECRET_KEY), d.body, started), [EVENT_ID_HEADER]: d._id },
-      { allowPrivate: config.WEBHOOK_ALLOW_PRIVATE, resolve: this.resolve, timeoutMs: config.WEBHOOK_TIMEOUT_MS },
-    );
+    let secret: string | null = null;
+    try {
+      secret = openSecret(budget.webhook.secret, config.WEBHOOK_SECRET_KEY);
+    } catch {
+      // WEBHOOK_SECRET_KEY changed or was unset: an attempt that fails (and says why) until it is fixed.
+    }
+    const result: SendResult =
+      secret === null
+        ? { statusCode: null, error: "cannot open the webhook secret: WEBHOOK_SECRET_KEY is not the key it was sealed with" }
+        : await postWebhook(
+            new URL(budget.webhook.url),
+            d.body,
+            { [SIGNATURE_HEADER]: signatureHeader(secret, d.body, started), [EVENT_ID_HEADER]: d._id },
+            { allowPrivate: config.WEBHOOK_ALLOW_PRIVATE, resolve: this.resolve, timeoutMs: config.WEBHOOK_TIMEOUT_MS },
+          );
     const ended = clock.now();
     const ok = result.statusCode !== null && result.statusCode >= 200 && result.statusCode < 300;
     const entry: DeliveryAttempt = { at: started, status_code: result.statusCode, outcome: ok ? "delivered" : "failed", duration_ms: Math.max(0, ended.getTime() - started.getTime()) };

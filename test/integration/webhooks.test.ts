@@ -13,6 +13,7 @@ import { type CommandStartedEvent, MongoClient } from "mongodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { BACKOFF, DeliveryWorker } from "../../src/budgets/delivery.js";
 import { BudgetEvaluator } from "../../src/budgets/evaluator.js";
+import { sealSecret } from "../../src/budgets/secrets.js";
 import { sweepOrgsWithBudgets } from "../../src/budgets/worker.js";
 import { freePort } from "../../scripts/processes.js";
 import { bearer, startTestApp, type TestApp } from "../helpers/app.js";
@@ -303,6 +304,18 @@ describe("delivery", () => {
     } finally {
       await guarded.close();
     }
+  });
+
+  it("a secret sealed under another WEBHOOK_SECRET_KEY is a failed attempt that says why, not a stuck delivery", async () => {
+    const id = await createBudget({ thresholds: [60] });
+    await t.deps.cols.budgets.updateOne({ _id: id }, { $set: { "webhook.secret": sealSecret(SECRET, "a-key-this-process-does-not-have-0123") } });
+    await ingest(t, ingester, session("k", "2026-05-20T09:00:00Z", "2026-05-20T09:01:00Z"));
+    await evaluator().runOnce();
+    expect(await worker().runOnce()).toBe(1);
+    const [d] = await deliveriesOf(id);
+    expect(d).toMatchObject({ status: "pending", next_attempt_at: "2026-05-20T12:00:30Z" });
+    expect(d.attempts[0]).toMatchObject({ status_code: null, outcome: "failed", error: expect.stringContaining("WEBHOOK_SECRET_KEY") });
+    expect(receiver.received).toHaveLength(0);
   });
 
   it("does not follow redirects (a 3xx is a failed attempt)", async () => {
