@@ -65,8 +65,14 @@ const EnvSchema = z.object({
   WEBHOOK_TIMEOUT_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(100).max(120_000).default(10_000)),
   /** Run the budget evaluator and the webhook delivery worker in this process (every replica may). */
   BUDGET_WORKER: z.preprocess(emptyToUndefined, z.enum(["true", "false"]).default("true")).transform((v) => v === "true"),
-  /** How often the worker looks for dirty orgs and due deliveries; an org is evaluated at most this often. */
+  /** How often the worker looks for dirty orgs and due deliveries. */
   BUDGET_POLL_INTERVAL_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(50).max(5_000).default(1_000)),
+  /**
+   * An org is evaluated at most this often, however fast it ingests (ingest in between only widens
+   * its mark): evaluation shares the database with ingest. With the poll, a crossing is recorded
+   * within about this plus one poll interval of its ingest, well inside DESIGN §11's 10 s.
+   */
+  BUDGET_EVALUATE_INTERVAL_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(8_000).default(3_000)),
   /** Open sessions keep running: every org with budgets is re-evaluated this often even without ingest. */
   BUDGET_SWEEP_INTERVAL_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1_000).max(3_600_000).default(60_000)),
 });

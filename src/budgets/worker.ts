@@ -29,7 +29,7 @@ export async function sweepOrgsWithBudgets(deps: AppDeps): Promise<number> {
 export function startBudgetWorker(deps: AppDeps, log: FastifyBaseLogger, opts: Pick<DeliveryWorkerOptions, "onAttempt"> = {}): BudgetWorker {
   const owner = `worker-${randomUUID()}`;
   const interval = deps.config.BUDGET_POLL_INTERVAL_MS;
-  const evaluator = new BudgetEvaluator(deps, { owner, minIntervalMs: interval });
+  const evaluator = new BudgetEvaluator(deps, { owner, minIntervalMs: deps.config.BUDGET_EVALUATE_INTERVAL_MS });
   const delivery = new DeliveryWorker(deps, { owner, onAttempt: opts.onAttempt });
   let stopped = false;
   const running = new Set<Promise<void>>();

@@ -34,6 +34,7 @@ async function startServiceProcess(): Promise<void> {
     LOG_LEVEL: "warn",
     WEBHOOK_ALLOW_PRIVATE: "true",
     BUDGET_POLL_INTERVAL_MS: "200",
+    BUDGET_EVALUATE_INTERVAL_MS: "200",
   };
   const child = startChild("src/index.ts", [], { env, stdio: ["ignore", "ignore", "pipe"] });
   const stderr: string[] = [];
