@@ -102,24 +102,15 @@ export class BudgetEvaluator {
     const from = mark.min_ts ?? now;
     const to = mark.max_ts && mark.max_ts > now ? mark.max_ts : now;
 
-    // Budgets sharing a period (same kind, zone and dates) are answered by one aggregation.
-    const groups = new Map<string, { period: PeriodWindow; budgets: BudgetDoc[] }>();
-    for (const b of budgets) {
-      for (const period of periodsCovering(from, to, b.period, b.time_zone, this.maxPeriods)) {
-        const key = `${period.from.getTime()}-${period.to.getTime()}`;
-        const g = groups.get(key) ?? { period, budgets: [] };
-        g.budgets.push(b);
-        groups.set(key, g);
-      }
-    }
+    // Every budget in every period the mark touches, answered by one aggregation.
+    const asked: Array<{ budget: BudgetDoc; period: PeriodWindow }> = [];
+    for (const budget of budgets) for (const period of periodsCovering(from, to, budget.period, budget.time_zone, this.maxPeriods)) asked.push({ budget, period });
+    const values = await budgetValues(this.deps, mark._id, asked.map((a) => ({ scope: a.budget.scope, window: a.period })), now);
     const crossings: Array<{ budget: BudgetDoc; period: PeriodWindow; threshold: number; value: number }> = [];
-    for (const { period, budgets: group } of groups.values()) {
-      const values = await budgetValues(this.deps, mark._id, group.map((b) => b.scope), period, now);
-      group.forEach((b, i) => {
-        const value = values[i]![b.metric];
-        for (const threshold of b.thresholds) if (value >= threshold) crossings.push({ budget: b, period, threshold, value });
-      });
-    }
+    asked.forEach(({ budget, period }, i) => {
+      const value = values[i]![budget.metric];
+      for (const threshold of budget.thresholds) if (value >= threshold) crossings.push({ budget, period, threshold, value });
+    });
     if (crossings.length === 0) return 0;
 
     // Skip what is recorded already (the common case once a threshold has fired), then insert the rest.

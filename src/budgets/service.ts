@@ -163,7 +163,7 @@ export async function getBudget(deps: AppDeps, p: Principal, orgId: string, id: 
 export async function currentPeriod(deps: AppDeps, b: BudgetDoc): Promise<CurrentPeriodView> {
   const now = deps.clock.now();
   const period = periodContaining(now, b.period, b.time_zone);
-  const [values] = await budgetValues(deps, b.org_id, [b.scope], period, now);
+  const [values] = await budgetValues(deps, b.org_id, [{ scope: b.scope, window: period }], now);
   return { period_start: zonedIso(period.from, b.time_zone), period_end: zonedIso(period.to, b.time_zone), value: values![b.metric] };
 }
 
