@@ -50,6 +50,8 @@ const EnvSchema = z.object({
    * rollup cannot answer exactly) or the raw events always (while rollups are rebuilt, or to compare).
    */
   USAGE_SOURCE: z.preprocess(emptyToUndefined, z.enum(["rollups", "raw"]).default("rollups")),
+  /** Rows a CSV export may hold (DESIGN §10: at most 1,000,000); a larger answer is refused, asking for a narrower window. */
+  CSV_MAX_ROWS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(1_000_000).default(1_000_000)),
   /** With the embedded server: journal every write in this directory and replay it at start (unset: memory only). */
   EMBEDDED_DATA_DIR: z.preprocess(emptyToUndefined, z.string().optional()),
   /** With the embedded server: load the demo data set at start (default true). */

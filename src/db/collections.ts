@@ -74,8 +74,14 @@ export interface SessionDoc extends OperationIdentity, SessionStartAttributes {
   session_id: string;
   /** Time of the earliest session_start; missing until one arrives. */
   started_at?: Date;
-  /** Time of the earliest session_stop/session_terminate; missing while the session is open. */
+  /** Time of the first session_stop/session_terminate at or after `started_at`; missing while open. */
   ended_at?: Date;
+  /** `ended_at`, or the latest representable date while open: sessions overlapping a window are
+   * those with `end_at` after its start and `started_at` before its end (index sessions_org_end_start). */
+  end_at?: Date;
+  /** The earliest stop/terminate seen, whatever the start: lets a start that arrives later find
+   * its end without reading the session's events, unless a stop precedes it. */
+  first_end?: Date;
 }
 
 /** The MKA1 group-by dimensions (and the org) an operation rollup is keyed by, with its bucket. */
@@ -92,8 +98,8 @@ export interface OperationRollupKey {
 
 /**
  * Operations of one org in one bucket with one value of every dimension, pre-aggregated
- * (`usage_ops_1h` / `_1d`; see pipelines/rollups.ts). `n` is the number of events behind it:
- * events are only ever added, so a recomputation with a larger `n` is the newer one.
+ * (`usage_ops_1m` / `_1h` / `_1d`; see store/rollups.ts): ingest adds each event's measures in the
+ * same transaction that stores the event, and a void takes them out again.
  */
 export interface OperationRollupDoc {
   _id: OperationRollupKey;
@@ -106,8 +112,35 @@ export interface OperationRollupDoc {
   oom_killed_count: number;
   peak_memory_mib: number | null;
   reserved_memory_mib: number | null;
-  /** Distinct session ids (of this org) behind it, so distinct counts survive re-grouping. */
-  sessions: string[];
+  /** Sessions of this org with an operation of exactly this tuple in the bucket (not counting
+   * "mixed" sessions, whose identity changed inside the bucket: see store/presence.ts). */
+  ns: number;
+  /** Sessions counted once in the bucket, at their first tuple (same exclusion). */
+  nf: number;
+}
+
+/** Which tuples one session has operations of in one rollup bucket (`usage_session_buckets`). */
+export interface SessionBucketDoc {
+  _id: { org_id: string; l: "1m" | "1h" | "1d"; t: Date; session_id: string };
+  tuples: SessionTuple[];
+  /** True when the tuples do not all share one (user, key, provider, kind): such a session is
+   * counted from this document at query time instead of from the rollup counters. */
+  mixed: boolean;
+}
+
+export interface SessionTuple {
+  user_id: string | null;
+  api_key_id: string | null;
+  operation: string | null;
+  provider: string | null;
+  session_kind: string | null;
+}
+
+/** A voided event, moved out of usage_events and kept for audit (`usage_events_voided`). */
+export interface VoidedEventDoc extends UsageEventDoc {
+  voided_at: Date;
+  voided_by: string;
+  void_reason: string | null;
 }
 
 /** One sandbox's memory samples in one UTC minute (`usage_memory_1m`). */
@@ -155,6 +188,8 @@ export interface SandboxDoc {
   sandbox_id: string;
   /** The alias of the earliest session that carried one; missing when none did. */
   alias?: string | null;
+  /** The start of the session the alias came from (the earliest carries it). */
+  alias_at?: Date | null;
   /** Stored as sorted pairs: tag keys may contain '.', which must not become field paths. */
   tags: Array<{ key: string; value: string }>;
   /** When `tags` was last set: the session_start's time, or the time of the PUT; null when never set. */
@@ -253,6 +288,9 @@ export const COLLECTIONS = {
   apiKeys: "api_keys",
   prices: "prices",
   sandboxes: "sandboxes",
+  voidedEvents: "usage_events_voided",
+  sessionBuckets: "usage_session_buckets",
+  opsByMinute: "usage_ops_1m",
   opsByHour: "usage_ops_1h",
   opsByDay: "usage_ops_1d",
   memoryByMinute: "usage_memory_1m",
@@ -266,15 +304,20 @@ export const INDEXES = {
   eventIdUnique: "usage_events_org_event_id_unique",
   /** Org + type + time range: operation buckets and rollups read through this. */
   eventsByOrgTypeTime: "usage_events_org_type_ts",
-  /** A session's events: session derivation reads through this. */
-  eventsByOrgSession: "usage_events_org_session",
+  /** A session's lifecycle events by time: a start finds its first stop at or after it. */
+  eventsByOrgSession: "usage_events_org_session_op_ts",
+  /** A voided id stays taken, and is voided once. */
+  voidedEventIdUnique: "usage_events_voided_org_event_id_unique",
   /** Cluster-wide time ranges (`all_orgs`): type + time without an org prefix. */
   eventsByTypeTime: "usage_events_type_ts",
   /** A sandbox's memory samples over a window. */
   eventsByOrgSandboxTypeTime: "usage_events_org_sandbox_type_ts",
   sessionUnique: "sessions_org_session_unique",
-  /** Sessions overlapping a window (runtime rollups): org + start time. */
-  sessionsByOrgStart: "sessions_org_started_at",
+  /** An operation's session, joined by id (X-On-Behalf-Of over raw operations). */
+  sessionsBySessionOrg: "sessions_session_org",
+  /** Sessions overlapping a window (runtime rollups): org + end, then start; sessions that ended
+   * before the window are never read, however long the org's history. */
+  sessionsByOrgStart: "sessions_org_end_start",
   /** One user's sessions (Dreadnode's runtime summary). */
   sessionsByOrgUserStart: "sessions_org_user_started_at",
   /** X-On-Behalf-Of: the sessions of one external user. */
@@ -284,11 +327,17 @@ export const INDEXES = {
   /** An org's sandboxes (tag keys). */
   sandboxesByOrg: "sandboxes_org_sandbox",
   /** An org's operation rollups over a time range (MKA1 buckets; the next coarser rollup's refresh). */
+  opsByMinuteOrgTime: "usage_ops_1m_org_t",
+  opsByMinuteTime: "usage_ops_1m_t",
   opsByHourOrgTime: "usage_ops_1h_org_t",
   opsByDayOrgTime: "usage_ops_1d_org_t",
   /** Every org's operation rollups over a time range (`all_orgs`). */
   opsByHourTime: "usage_ops_1h_t",
   opsByDayTime: "usage_ops_1d_t",
+  /** Session presence of an org (or every org) by level and bucket; mixed ones apart. */
+  sessionBucketsOrgTime: "usage_session_buckets_org_l_t",
+  sessionBucketsTime: "usage_session_buckets_l_t",
+  sessionBucketsMixed: "usage_session_buckets_mixed",
   /** A sandbox's memory minutes over a window. */
   memoryByMinuteOrgSandboxTime: "usage_memory_1m_org_sandbox_t",
   apiKeySecretUnique: "api_keys_secret_hash_unique",
@@ -311,17 +360,28 @@ const INDEX_SPECS: Record<string, IndexDescription[]> = {
     { key: { org_id: 1, event_id: 1 }, name: INDEXES.eventIdUnique, unique: true },
     { key: { org_id: 1, type: 1, ts: 1 }, name: INDEXES.eventsByOrgTypeTime },
     { key: { type: 1, ts: 1 }, name: INDEXES.eventsByTypeTime },
-    { key: { org_id: 1, session_id: 1 }, name: INDEXES.eventsByOrgSession },
+    { key: { org_id: 1, session_id: 1, operation: 1, ts: 1 }, name: INDEXES.eventsByOrgSession },
     { key: { org_id: 1, sandbox_id: 1, type: 1, ts: 1 }, name: INDEXES.eventsByOrgSandboxTypeTime },
+  ],
+  [COLLECTIONS.voidedEvents]: [{ key: { org_id: 1, event_id: 1 }, name: INDEXES.voidedEventIdUnique, unique: true }],
+  [COLLECTIONS.sessionBuckets]: [
+    { key: { "_id.org_id": 1, "_id.l": 1, "_id.t": 1 }, name: INDEXES.sessionBucketsOrgTime },
+    { key: { "_id.l": 1, "_id.t": 1 }, name: INDEXES.sessionBucketsTime },
+    { key: { mixed: 1, "_id.org_id": 1, "_id.l": 1, "_id.t": 1 }, name: INDEXES.sessionBucketsMixed, partialFilterExpression: { mixed: true } },
   ],
   [COLLECTIONS.sessions]: [
     { key: { org_id: 1, session_id: 1 }, name: INDEXES.sessionUnique, unique: true },
-    { key: { org_id: 1, started_at: 1 }, name: INDEXES.sessionsByOrgStart },
+    { key: { session_id: 1, org_id: 1 }, name: INDEXES.sessionsBySessionOrg },
+    { key: { org_id: 1, end_at: 1, started_at: 1 }, name: INDEXES.sessionsByOrgStart },
     { key: { org_id: 1, user_id: 1, started_at: 1 }, name: INDEXES.sessionsByOrgUserStart },
     { key: { org_id: 1, external_user_id: 1 }, name: INDEXES.sessionsByOrgExternalUser },
     { key: { org_id: 1, sandbox_id: 1, started_at: 1 }, name: INDEXES.sessionsByOrgSandboxStart },
   ],
   [COLLECTIONS.sandboxes]: [{ key: { org_id: 1, sandbox_id: 1 }, name: INDEXES.sandboxesByOrg }],
+  [COLLECTIONS.opsByMinute]: [
+    { key: { "_id.org_id": 1, "_id.t": 1 }, name: INDEXES.opsByMinuteOrgTime },
+    { key: { "_id.t": 1 }, name: INDEXES.opsByMinuteTime },
+  ],
   [COLLECTIONS.opsByHour]: [
     { key: { "_id.org_id": 1, "_id.t": 1 }, name: INDEXES.opsByHourOrgTime },
     { key: { "_id.t": 1 }, name: INDEXES.opsByHourTime },
@@ -350,6 +410,9 @@ export interface Collections {
   apiKeys: Collection<ApiKeyDoc>;
   prices: Collection<PriceTableDoc>;
   sandboxes: Collection<SandboxDoc>;
+  voidedEvents: Collection<VoidedEventDoc>;
+  sessionBuckets: Collection<SessionBucketDoc>;
+  opsByMinute: Collection<OperationRollupDoc>;
   opsByHour: Collection<OperationRollupDoc>;
   opsByDay: Collection<OperationRollupDoc>;
   memoryByMinute: Collection<MemoryRollupDoc>;
@@ -365,6 +428,9 @@ export function collections(db: Db): Collections {
     apiKeys: db.collection<ApiKeyDoc>(COLLECTIONS.apiKeys),
     prices: db.collection<PriceTableDoc>(COLLECTIONS.prices),
     sandboxes: db.collection<SandboxDoc>(COLLECTIONS.sandboxes),
+    voidedEvents: db.collection<VoidedEventDoc>(COLLECTIONS.voidedEvents),
+    sessionBuckets: db.collection<SessionBucketDoc>(COLLECTIONS.sessionBuckets),
+    opsByMinute: db.collection<OperationRollupDoc>(COLLECTIONS.opsByMinute),
     opsByHour: db.collection<OperationRollupDoc>(COLLECTIONS.opsByHour),
     opsByDay: db.collection<OperationRollupDoc>(COLLECTIONS.opsByDay),
     memoryByMinute: db.collection<MemoryRollupDoc>(COLLECTIONS.memoryByMinute),

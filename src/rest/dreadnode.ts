@@ -7,6 +7,8 @@ import type { AppDeps } from "../deps.js";
 import type { AppError } from "../errors.js";
 import { getRuntimeSummary } from "../services/runtimeSummary.js";
 import { principalOf } from "./auth.js";
+import { sendCsv, wantsCsv } from "./csv.js";
+import { DREADNODE_CSV, runtimeSummaryCsv } from "./csv/dreadnode.js";
 import { vendorErrorHandler } from "./errors.js";
 
 /** Dreadnode's stable machine-readable `type` for each status it documents. */
@@ -36,8 +38,9 @@ export function dreadnodeErrorBody(err: AppError | null, status: number) {
 export async function dreadnodeRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   app.setErrorHandler(vendorErrorHandler(dreadnodeErrorBody, { authScheme: "Bearer" }));
 
-  app.get<{ Params: { org: string } }>("/api/v1/org/:org/sandboxes/usage", async (request) => {
+  app.get<{ Params: { org: string } }>("/api/v1/org/:org/sandboxes/usage", async (request, reply) => {
     const principal = await principalOf(deps, request, "bearer");
+    if (wantsCsv(request, reply, DREADNODE_CSV)) return sendCsv(reply, await runtimeSummaryCsv(deps, principal, request.params.org), deps.config.CSV_MAX_ROWS);
     return getRuntimeSummary(deps, principal, request.params.org);
   });
 }

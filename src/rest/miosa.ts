@@ -8,6 +8,8 @@ import { type AppError, badInput } from "../errors.js";
 import { ROLLUP_ERROR, type UsageRollupReport, getUsageRollup } from "../services/usageRollup.js";
 import { isoUtc } from "../time.js";
 import { principalOf } from "./auth.js";
+import { sendCsv, wantsCsv } from "./csv.js";
+import { MIOSA_CSV, usageRollupCsv } from "./csv/miosa.js";
 import { vendorErrorHandler } from "./errors.js";
 import type { RawQuery } from "./query-params.js";
 
@@ -42,7 +44,7 @@ export function toMiosaJson(r: UsageRollupReport) {
 export async function miosaRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   app.setErrorHandler(vendorErrorHandler(miosaErrorBody, { authScheme: "Bearer" }));
 
-  app.get("/api/v1/usage", async (request) => {
+  app.get("/api/v1/usage", async (request, reply) => {
     const principal = await principalOf(deps, request, "bearer");
     const query = request.query as RawQuery;
     const params: Record<string, string | undefined> = {};
@@ -51,6 +53,7 @@ export async function miosaRoutes(app: FastifyInstance, deps: AppDeps): Promise<
       if (Array.isArray(v)) throw badInput(`${name} may be given once`, [{ loc: ["query", name], msg: `${name} may be given once`, type: PARAM_CODE[name] }]);
       params[name] = v;
     }
+    if (wantsCsv(request, reply, MIOSA_CSV)) return sendCsv(reply, await usageRollupCsv(deps, principal, params), deps.config.CSV_MAX_ROWS);
     return toMiosaJson(await getUsageRollup(deps, principal, params, { loc: ["query"] }));
   });
 }

@@ -11,7 +11,7 @@ import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fixedClock } from "../../src/clock.js";
 import { Random } from "../../src/demo/random.js";
-import { rebuildRollups } from "../../src/ingest/rollups.js";
+import { rebuildAll } from "../../src/store/rebuild.js";
 import { bearer, startTestApp, type TestApp } from "../helpers/app.js";
 
 const NOW = "2026-05-28T00:00:00Z";
@@ -190,10 +190,14 @@ describe("rollups answer as raw events do", () => {
     // [T0 − 1 h 30 s, T0 + 3 d) in days: raw events for 30 s, an hour, then three whole days.
     await same(`/api/v1/sandbox/usage?start_time=${unix(T0) - 3630}&end_time=${unix(T0 + 3 * DAY)}&bucket_width=1d`, keys.acme!);
     fromRollups.mongo.client.off("commandStarted", listener);
-    // The first is the rollup service's (the second, the raw one's).
-    expect(pipelines).toHaveLength(2);
+    // The rollup service's measures and sessions, then the raw one's.
+    expect(pipelines).toHaveLength(3);
     const sources = [pipelines[0]!.aggregate, ...pipelines[0]!.pipeline.filter((s) => s.$unionWith).map((s) => s.$unionWith.coll)];
-    expect(sources).toEqual(["usage_events", "usage_ops_1h", "usage_ops_1d"]);
+    expect(sources).toEqual(["usage_ops_1d", "usage_ops_1h", "usage_events"]);
+    // Distinct sessions of the three whole days come from the day counters; presence is read only
+    // for the ragged first bucket (and the mixed sessions of whole days).
+    const presence = [pipelines[1]!.aggregate, ...pipelines[1]!.pipeline.filter((s) => s.$unionWith).map((s) => s.$unionWith.coll)];
+    expect(presence).toEqual(["usage_session_buckets", "usage_events", "usage_session_buckets"]);
   });
 });
 
@@ -205,13 +209,13 @@ async function contents(t: TestApp, name: string) {
     .sort((a, b) => (JSON.stringify(a._id) < JSON.stringify(b._id) ? -1 : 1));
 }
 
-const ROLLUPS = ["usage_ops_1h", "usage_ops_1d", "usage_memory_1m"];
+const ROLLUPS = ["usage_ops_1m", "usage_ops_1h", "usage_ops_1d", "usage_session_buckets", "usage_memory_1m", "sessions", "sandboxes"];
 
 describe("rebuilding rollups from raw events", () => {
   it("reproduces exactly what the incremental refreshes left", async () => {
     const before = await Promise.all(ROLLUPS.map((c) => contents(fromRollups, c)));
     expect(before.map((c) => c.length).every((n) => n > 0)).toBe(true);
-    await rebuildRollups(fromRollups.deps.cols);
+    await rebuildAll(fromRollups.deps.client, fromRollups.deps.cols);
     const after = await Promise.all(ROLLUPS.map((c) => contents(fromRollups, c)));
     for (const [i, name] of ROLLUPS.entries()) expect(after[i], name).toEqual(before[i]);
   }, 60_000);
@@ -225,7 +229,7 @@ describe("rebuilding rollups from raw events", () => {
     await cols.opsByDay.insertOne({ ...(await cols.opsByDay.findOne({ "_id.org_id": "acme" }))!, _id: { org_id: "acme", t: new Date(T0 - 30 * DAY), user_id: "ghost", api_key_id: null, operation: "turn", provider: "aws", session_kind: "standard" } });
     const damaged = await fromRollups.app.inject({ method: "GET", url, headers: bearer(keys.acme!) });
     expect(damaged.json()).not.toEqual(good);
-    await rebuildRollups(cols);
+    await rebuildAll(fromRollups.deps.client, cols);
     expect(await same(url, keys.acme!)).toEqual(good);
     expect(await cols.opsByDay.countDocuments({ "_id.user_id": "ghost" })).toBe(0);
   }, 60_000);
