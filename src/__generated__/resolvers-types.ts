@@ -133,6 +133,12 @@ export type Mutation = {
   setPrices: PriceTable;
   /** Replaces a sandbox's tags (an empty list clears them). Requires the admin or the ingest scope. */
   setSandboxTags: Sandbox;
+  /**
+   * Voids 1-5000 events by id (a correction): they stop counting in every answer and are kept, with
+   * who, when and reason, for audit; their ids stay taken. Idempotent. Requires the ingest scope.
+   * orgId: only a cluster admin may name an org other than the key's own.
+   */
+  voidUsageEvents: VoidUsageEventsResult;
 };
 
 
@@ -164,6 +170,13 @@ export type MutationSetSandboxTagsArgs = {
   tags: Array<SandboxTagInput>;
 };
 
+
+export type MutationVoidUsageEventsArgs = {
+  ids: Array<Scalars['String']['input']>;
+  orgId?: InputMaybe<Scalars['ID']['input']>;
+  reason?: InputMaybe<Scalars['String']['input']>;
+};
+
 /** An organization (tenant), named by its org_id slug. Other subgraphs may own more of it. */
 export type Organization = {
   __typename?: 'Organization';
@@ -184,6 +197,7 @@ export type OrganizationUsageRollupArgs = {
   groupBy?: InputMaybe<RollupGroupBy>;
   period?: InputMaybe<Scalars['String']['input']>;
   start?: InputMaybe<Scalars['String']['input']>;
+  timeZone?: InputMaybe<Scalars['String']['input']>;
 };
 
 /** An organization's prices in cents (fractions allowed). Orgs that never set one pay the defaults. */
@@ -208,7 +222,7 @@ export type Query = {
   sandbox?: Maybe<Sandbox>;
   /**
    * MKA1 sandbox usage: operations in [startTime, endTime) (Unix seconds; endTime defaults to now)
-   * in UTC buckets of bucketWidth ("1m", "1h" or "1d"), grouped by groupBy. Paged over buckets:
+   * in buckets of bucketWidth (aligned in timeZone, default UTC) ("1m", "1h" or "1d"), grouped by groupBy. Paged over buckets:
    * limit buckets per page (1m 60/1440, 1h 24/168, 1d 7/31 default/max), continue with page.
    * allOrgs and orgIds need a cluster-admin key. Requires the read scope.
    */
@@ -253,11 +267,13 @@ export type QuerySandboxUsageArgs = {
   orgIds?: InputMaybe<Array<Scalars['String']['input']>>;
   page?: InputMaybe<Scalars['String']['input']>;
   startTime: Scalars['SafeInt']['input'];
+  timeZone?: InputMaybe<Scalars['String']['input']>;
 };
 
 
 export type QuerySandboxUsageSummaryArgs = {
   org: Scalars['ID']['input'];
+  timeZone?: InputMaybe<Scalars['String']['input']>;
 };
 
 
@@ -277,6 +293,7 @@ export type QueryUsageRollupArgs = {
   groupBy?: InputMaybe<RollupGroupBy>;
   period?: InputMaybe<Scalars['String']['input']>;
   start?: InputMaybe<Scalars['String']['input']>;
+  timeZone?: InputMaybe<Scalars['String']['input']>;
 };
 
 export type RecordUsageEventsResult = {
@@ -603,10 +620,16 @@ export type UsageRollup = {
   groupBy: RollupGroupBy;
   /** End of the period (exclusive). */
   periodEnd: Scalars['DateTime']['output'];
+  /** periodEnd with the zone's offset. */
+  periodEndLocal: Scalars['String']['output'];
   /** Start of the period (inclusive). */
   periodStart: Scalars['DateTime']['output'];
+  /** periodStart with the zone's offset, e.g. 2026-03-08T00:00:00-05:00 (Z in UTC). */
+  periodStartLocal: Scalars['String']['output'];
   /** Sorted by creditCents descending, then key ascending. Usage without the group key is one row with key null. */
   results: Array<RollupResult>;
+  /** The zone the period was computed in (the timeZone argument). */
+  timeZone: Scalars['String']['output'];
 };
 
 /** A user of an organization, as named by the user_id on usage events. */
@@ -628,6 +651,14 @@ export type Viewer = {
   organization?: Maybe<Organization>;
   scopes: Array<ApiKeyScope>;
   user: User;
+};
+
+/** What a void did: events voided now, ids voided before, and ids never stored. */
+export type VoidUsageEventsResult = {
+  __typename?: 'VoidUsageEventsResult';
+  alreadyVoided: Scalars['Int']['output'];
+  unknown: Scalars['Int']['output'];
+  voided: Scalars['Int']['output'];
 };
 
 export type WebhookInput = {
@@ -800,6 +831,7 @@ export type ResolversTypes = ResolversObject<{
   UsageRollup: ResolverTypeWrapper<UsageRollupReportModel>;
   User: ResolverTypeWrapper<EntityRefModel>;
   Viewer: ResolverTypeWrapper<PrincipalModel>;
+  VoidUsageEventsResult: ResolverTypeWrapper<VoidUsageEventsResult>;
   WebhookInput: WebhookInput;
 }>;
 
@@ -848,6 +880,7 @@ export type ResolversParentTypes = ResolversObject<{
   UsageRollup: UsageRollupReportModel;
   User: EntityRefModel;
   Viewer: PrincipalModel;
+  VoidUsageEventsResult: VoidUsageEventsResult;
   WebhookInput: WebhookInput;
 }>;
 
@@ -894,13 +927,14 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   recordUsageEvents?: Resolver<ResolversTypes['RecordUsageEventsResult'], ParentType, ContextType, RequireFields<MutationRecordUsageEventsArgs, 'events'>>;
   setPrices?: Resolver<ResolversTypes['PriceTable'], ParentType, ContextType, RequireFields<MutationSetPricesArgs, 'org' | 'prices'>>;
   setSandboxTags?: Resolver<ResolversTypes['Sandbox'], ParentType, ContextType, RequireFields<MutationSetSandboxTagsArgs, 'id' | 'tags'>>;
+  voidUsageEvents?: Resolver<ResolversTypes['VoidUsageEventsResult'], ParentType, ContextType, RequireFields<MutationVoidUsageEventsArgs, 'ids'>>;
 }>;
 
 export type OrganizationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Organization'] = ResolversParentTypes['Organization'], FederationReferenceType extends FederationReferenceTypes['Organization'] = FederationReferenceTypes['Organization']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Organization']> | FederationReferenceType, FederationReferenceType, ContextType>;
   budgets?: Resolver<Array<ResolversTypes['Budget']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  usageRollup?: Resolver<ResolversTypes['UsageRollup'], ParentType, ContextType, RequireFields<OrganizationUsageRollupArgs, 'groupBy' | 'period'>>;
+  usageRollup?: Resolver<ResolversTypes['UsageRollup'], ParentType, ContextType, RequireFields<OrganizationUsageRollupArgs, 'groupBy' | 'period' | 'timeZone'>>;
 }>;
 
 export type PriceTableResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PriceTable'] = ResolversParentTypes['PriceTable']> = ResolversObject<{
@@ -912,11 +946,11 @@ export type PriceTableResolvers<ContextType = GraphQLContext, ParentType extends
 export type QueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
   prices?: Resolver<ResolversTypes['PriceTable'], ParentType, ContextType, RequireFields<QueryPricesArgs, 'org'>>;
   sandbox?: Resolver<Maybe<ResolversTypes['Sandbox']>, ParentType, ContextType, RequireFields<QuerySandboxArgs, 'id'>>;
-  sandboxUsage?: Resolver<ResolversTypes['UsageBucketPage'], ParentType, ContextType, RequireFields<QuerySandboxUsageArgs, 'allOrgs' | 'bucketWidth' | 'startTime'>>;
-  sandboxUsageSummary?: Resolver<ResolversTypes['SandboxUsageSummary'], ParentType, ContextType, RequireFields<QuerySandboxUsageSummaryArgs, 'org'>>;
+  sandboxUsage?: Resolver<ResolversTypes['UsageBucketPage'], ParentType, ContextType, RequireFields<QuerySandboxUsageArgs, 'allOrgs' | 'bucketWidth' | 'startTime' | 'timeZone'>>;
+  sandboxUsageSummary?: Resolver<ResolversTypes['SandboxUsageSummary'], ParentType, ContextType, RequireFields<QuerySandboxUsageSummaryArgs, 'org' | 'timeZone'>>;
   tagKeys?: Resolver<Array<ResolversTypes['TagKeyStats']>, ParentType, ContextType>;
   usage?: Resolver<ResolversTypes['UsageAggregate'], ParentType, ContextType, RequireFields<QueryUsageArgs, 'groupBy'>>;
-  usageRollup?: Resolver<ResolversTypes['UsageRollup'], ParentType, ContextType, RequireFields<QueryUsageRollupArgs, 'groupBy' | 'period'>>;
+  usageRollup?: Resolver<ResolversTypes['UsageRollup'], ParentType, ContextType, RequireFields<QueryUsageRollupArgs, 'groupBy' | 'period' | 'timeZone'>>;
   viewer?: Resolver<ResolversTypes['Viewer'], ParentType, ContextType>;
 }>;
 
@@ -1064,8 +1098,11 @@ export type UsageQuantitiesResolvers<ContextType = GraphQLContext, ParentType ex
 export type UsageRollupResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['UsageRollup'] = ResolversParentTypes['UsageRollup']> = ResolversObject<{
   groupBy?: Resolver<ResolversTypes['RollupGroupBy'], ParentType, ContextType>;
   periodEnd?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  periodEndLocal?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   periodStart?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  periodStartLocal?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   results?: Resolver<Array<ResolversTypes['RollupResult']>, ParentType, ContextType>;
+  timeZone?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
 export type UserResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = ResolversObject<{
@@ -1081,6 +1118,12 @@ export type ViewerResolvers<ContextType = GraphQLContext, ParentType extends Res
   organization?: Resolver<Maybe<ResolversTypes['Organization']>, ParentType, ContextType>;
   scopes?: Resolver<Array<ResolversTypes['ApiKeyScope']>, ParentType, ContextType>;
   user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
+}>;
+
+export type VoidUsageEventsResultResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['VoidUsageEventsResult'] = ResolversParentTypes['VoidUsageEventsResult']> = ResolversObject<{
+  alreadyVoided?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  unknown?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  voided?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 }>;
 
 export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
@@ -1114,5 +1157,6 @@ export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   UsageRollup?: UsageRollupResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   Viewer?: ViewerResolvers<ContextType>;
+  VoidUsageEventsResult?: VoidUsageEventsResultResolvers<ContextType>;
 }>;
 

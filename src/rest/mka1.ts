@@ -26,6 +26,7 @@ export async function mka1Routes(app: FastifyInstance, deps: AppDeps): Promise<v
       org_ids: q.list("org_ids"),
       limit: q.int("limit"),
       page: q.string("page"),
+      time_zone: q.string("time_zone"),
     };
     if (wantsCsv(request, reply, MKA1_CSV)) {
       return sendCsv(reply, await sandboxUsageCsv(deps, principal, params, { earlier: q.issues, failed: q.failed }), deps.config.CSV_MAX_ROWS);

@@ -2,6 +2,7 @@ import type { MutationResolvers, UsageEventInput } from "../../__generated__/res
 import { badInput } from "../../errors.js";
 import { recordUsageEvents } from "../../ingest/service.js";
 import { createBudget, deleteBudget } from "../../budgets/service.js";
+import { voidUsageEvents } from "../../ingest/voids.js";
 import { setPrices } from "../../services/prices.js";
 import { setSandboxTags } from "../../services/sandboxes.js";
 import { toBudgetJson } from "./Budget.js";
@@ -34,6 +35,14 @@ export const Mutation: MutationResolvers = {
   recordUsageEvents: async (_parent, { events }, ctx) => {
     const principal = await ctx.principal();
     return recordUsageEvents(ctx.deps, principal, toIngestJson(events), ["events"]);
+  },
+
+  voidUsageEvents: async (_parent, { ids, reason, orgId }, ctx) => {
+    const principal = await ctx.principal();
+    const body: Record<string, unknown> = { ids, reason: reason ?? null };
+    if (orgId !== undefined && orgId !== null) body.org_id = orgId;
+    const r = await voidUsageEvents(ctx.deps, principal, body, []);
+    return { voided: r.voided, alreadyVoided: r.already_voided, unknown: r.unknown };
   },
 
   setPrices: async (_parent, { org, prices }, ctx) =>
