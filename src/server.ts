@@ -23,6 +23,7 @@ import { buildSchema } from "./graphql/schema.js";
 import { fromFastifyError } from "./rest/errors.js";
 import { healthRoutes } from "./rest/health.js";
 import { errorBodyFor, frameworkError } from "./rest/surfaces.js";
+import { budgetRoutes } from "./rest/budgets.js";
 import { dreadnodeRoutes } from "./rest/dreadnode.js";
 import { miosaRoutes } from "./rest/miosa.js";
 import { mka1Routes } from "./rest/mka1.js";
@@ -144,5 +145,6 @@ export async function buildServer(deps: AppDeps): Promise<BuiltServer> {
   await app.register(async (scope) => miosaRoutes(scope, deps));
   await app.register(async (scope) => dreadnodeRoutes(scope, deps));
   await app.register(async (scope) => openComputerRoutes(scope, deps));
+  await app.register(async (scope) => budgetRoutes(scope, deps));
   return { app, apollo };
 }

@@ -1,9 +1,11 @@
 import type { MutationResolvers, UsageEventInput } from "../../__generated__/resolvers-types.js";
 import { badInput } from "../../errors.js";
 import { recordUsageEvents } from "../../ingest/service.js";
+import { createBudget, deleteBudget } from "../../budgets/service.js";
 import { voidUsageEvents } from "../../ingest/voids.js";
 import { setPrices } from "../../services/prices.js";
 import { setSandboxTags } from "../../services/sandboxes.js";
+import { toBudgetJson } from "./Budget.js";
 
 const EVENT_TYPE = { SANDBOX_OPERATION: "sandbox.operation", SANDBOX_MEMORY: "sandbox.memory" } as const;
 
@@ -65,5 +67,13 @@ export const Mutation: MutationResolvers = {
       set[t.key] = t.value;
     });
     return setSandboxTags(ctx.deps, principal, id, set, ["tags"]);
+  },
+
+  createBudget: async (_parent, { org, input }, ctx) =>
+    createBudget(ctx.deps, await ctx.principal(), org, toBudgetJson(input), { org: ["org"], body: ["input"] }),
+
+  deleteBudget: async (_parent, { org, id }, ctx) => {
+    await deleteBudget(ctx.deps, await ctx.principal(), org, id, ["org"]);
+    return true;
   },
 };
