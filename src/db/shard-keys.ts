@@ -20,4 +20,7 @@ export const SHARD_KEYS: Record<(typeof COLLECTIONS)[keyof typeof COLLECTIONS], 
   [COLLECTIONS.sandboxes]: { _id: 1 },
   [COLLECTIONS.prices]: { _id: 1 },
   [COLLECTIONS.apiKeys]: { secret_hash: 1 },
+  [COLLECTIONS.budgets]: { _id: 1 },
+  [COLLECTIONS.budgetMarks]: { _id: 1 },
+  [COLLECTIONS.webhookDeliveries]: { org_id: 1, budget_id: 1 },
 };

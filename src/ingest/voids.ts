@@ -7,6 +7,7 @@ import { z } from "zod";
 import type { Principal } from "../auth/principal.js";
 import { requireScope } from "../auth/principal.js";
 import { OrgId } from "../auth/keys.js";
+import { noteUsage, rangesByOrg } from "../budgets/marks.js";
 import { badInput, forbidden } from "../errors.js";
 import { type VoidResult, voidEvents } from "../store/voids.js";
 import { inTransaction } from "../store/transaction.js";
@@ -29,8 +30,10 @@ export async function voidUsageEvents(deps: IngestDeps, principal: Principal, bo
   if (!orgId) throw badInput("org_id is required with a key that belongs to no organization", [{ loc: [...loc, "org_id"], msg: "Field required", type: "missing" }]);
   if (!principal.clusterAdmin && orgId !== principal.orgId) throw forbidden(`this API key may only void usage of organization '${principal.orgId}'`);
   const at = deps.clock.now();
-  const { result } = await inTransaction(deps.client, (session) =>
+  const { result, voided } = await inTransaction(deps.client, (session) =>
     voidEvents(deps.cols, session, { orgId, ids: parsed.data.ids, reason: parsed.data.reason ?? null, by: principal.keyId, at }),
   );
+  // Budgets re-evaluate the periods it touched: voiding a stop reopens a session, which can cross.
+  for (const [org, range] of rangesByOrg(voided)) await noteUsage(deps, org, range);
   return result;
 }
