@@ -296,3 +296,24 @@ describe("rebuilding rollups from raw events", () => {
     expect(await cols.opsByDay.countDocuments({ "_id.user_id": "ghost" })).toBe(0);
   }, 60_000);
 });
+
+describe("rebuilding while ingest goes on", () => {
+  it("ends as a rebuild of the final events would, and answers as raw events do", async () => {
+    const rnd = new Random(99);
+    const more = randomEvents(rnd).map((e) => ({ ...e, id: `late-${e.id}` }));
+    const batches: Event[][] = [];
+    for (let i = 0; i < more.length; i += 60) batches.push(more.slice(i, i + 60));
+    // The rebuild and a stream of ingests into the same org-days, at once.
+    await Promise.all([
+      rebuildAll(fromRollups.deps.client, fromRollups.deps.cols),
+      (async () => {
+        for (const b of batches) await send(fromRollups, b);
+      })(),
+    ]);
+    const during = await Promise.all(ROLLUPS.map((c) => contents(fromRollups, c)));
+    await rebuildAll(fromRollups.deps.client, fromRollups.deps.cols);
+    const after = await Promise.all(ROLLUPS.map((c) => contents(fromRollups, c)));
+    for (const [i, name] of ROLLUPS.entries()) expect(during[i], name).toEqual(after[i]);
+    await same(`/api/v1/sandbox/usage?start_time=${unix(T0)}&end_time=${unix(T0 + 4 * DAY)}&bucket_width=1h&limit=168&group_by=operation`, keys.acme!);
+  }, 120_000);
+});
