@@ -1,26 +1,26 @@
 /**
- * Recomputes every rollup (usage_ops_1m/1h/1d, usage_memory_1m) from the raw events in the
- * configured database (MONGODB_URI), one UTC day of one org at a time, and removes rollups that
- * have no events behind them:
+ * Recomputes every record derived from the raw events (operation rollups at every level, session
+ * presence, memory minutes, sessions and sandboxes) in the configured database (MONGODB_URI), one
+ * org-hour per transaction, and removes derived documents with no events behind them:
  *   MONGODB_URI=… npm run rollups:rebuild
- * Ingest keeps rollups current by itself; this is for a new deployment over old events, after a
- * restore, or to repair. Answers read a day half-rebuilt while it runs: start the service with
- * USAGE_SOURCE=raw meanwhile if that matters.
+ * Ingest keeps everything current by itself; this is for an upgrade over old events, after a
+ * restore, or to repair. It is safe while ingest continues (see src/store/rebuild.ts): each
+ * bucket is replaced atomically, and a concurrent write into it makes one side retry.
  */
-import { rebuildRollups } from "../src/ingest/rollups.js";
+import { rebuildAll } from "../src/store/rebuild.js";
 import { connectConfiguredDatabase } from "./database.js";
 
 const { client, cols } = await connectConfiguredDatabase("MONGODB_URI is not set: name the database whose rollups to rebuild.");
 try {
   const t0 = Date.now();
   let lastOrg = "";
-  const report = await rebuildRollups(cols, {
+  const report = await rebuildAll(client, cols, {
     onDay: (org, day) => {
       if (org !== lastOrg) console.log(`${org}: from ${day.toISOString().slice(0, 10)}`);
       lastOrg = org;
     },
   });
-  console.log(`rebuilt ${report.days} org-days of ${report.orgs} orgs in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(`rebuilt ${report.hours} org-hours over ${report.days} org-days of ${report.orgs} orgs in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 } finally {
   await client.close();
 }

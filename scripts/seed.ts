@@ -10,7 +10,7 @@ import { connectConfiguredDatabase } from "./database.js";
 const { client, cols } = await connectConfiguredDatabase("MONGODB_URI is not set. (Without it, `npm start` runs an embedded server and seeds it by itself.)");
 try {
   const t0 = Date.now();
-  const r = await loadDemoData({ cols, clock: systemClock });
+  const r = await loadDemoData({ client, cols, clock: systemClock });
   const keys = await createDemoKeys(cols);
   console.log(`${r.events} events: ${r.accepted} accepted, ${r.duplicates} already present (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   console.log(`read key (acme):   ${keys.read}\ningest key (acme): ${keys.ingest}\nadmin key (acme):  ${keys.admin}`);

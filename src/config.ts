@@ -65,10 +65,33 @@ const EnvSchema = z.object({
    * rollup cannot answer exactly) or the raw events always (while rollups are rebuilt, or to compare).
    */
   USAGE_SOURCE: z.preprocess(emptyToUndefined, z.enum(["rollups", "raw"]).default("rollups")),
+  /** Rows a CSV export may hold (DESIGN §10: at most 1,000,000); a larger answer is refused, asking for a narrower window. */
+  CSV_MAX_ROWS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(1_000_000).default(1_000_000)),
   /** With the embedded server: journal every write in this directory and replay it at start (unset: memory only). */
   EMBEDDED_DATA_DIR: z.preprocess(emptyToUndefined, z.string().optional()),
   /** With the embedded server: load the demo data set at start (default true). */
   DEMO_DATA: z.preprocess(emptyToUndefined, z.enum(["true", "false"]).default("true")).transform((v) => v === "true"),
+  /**
+   * Webhooks may go to loopback, private and link-local addresses, and over http:// (tests, a
+   * receiver inside the operator's own network). Off by default: no SSRF into that network.
+   */
+  WEBHOOK_ALLOW_PRIVATE: z.preprocess(emptyToUndefined, z.enum(["true", "false"]).default("false")).transform((v) => v === "true"),
+  /** Seals webhook secrets at rest (AES-256-GCM with a key derived from it); unset, they are stored as given. */
+  WEBHOOK_SECRET_KEY: z.preprocess(emptyToUndefined, z.string().min(32, "must be at least 32 characters").optional()),
+  /** A receiver that has not answered in this long counts as a failed attempt. */
+  WEBHOOK_TIMEOUT_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(100).max(120_000).default(10_000)),
+  /** Run the budget evaluator and the webhook delivery worker in this process (every replica may). */
+  BUDGET_WORKER: z.preprocess(emptyToUndefined, z.enum(["true", "false"]).default("true")).transform((v) => v === "true"),
+  /** How often the worker looks for dirty orgs and due deliveries. */
+  BUDGET_POLL_INTERVAL_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(50).max(5_000).default(1_000)),
+  /**
+   * An org is evaluated at most this often, however fast it ingests (ingest in between only widens
+   * its mark): evaluation shares the database with ingest. With the poll, a crossing is recorded
+   * within about this plus one poll interval of its ingest, well inside DESIGN §11's 10 s.
+   */
+  BUDGET_EVALUATE_INTERVAL_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(8_000).default(3_000)),
+  /** Open sessions keep running: every org with budgets is re-evaluated this often even without ingest. */
+  BUDGET_SWEEP_INTERVAL_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1_000).max(3_600_000).default(60_000)),
 });
 
 export type Config = Readonly<z.infer<typeof EnvSchema>>;

@@ -3,6 +3,7 @@
  * MONGODB_URI is given), the HTTP server, and an orderly shutdown in reverse.
  */
 import type { FastifyInstance } from "fastify";
+import { type BudgetWorker, startBudgetWorker } from "./budgets/worker.js";
 import { type Clock, systemClock } from "./clock.js";
 import type { Config } from "./config.js";
 import { connectDatabase } from "./db/connect.js";
@@ -39,6 +40,7 @@ export async function startService(config: Config, opts: { clock?: Clock } = {})
   const { app } = await buildServer(deps);
   const address = await app.listen({ port: config.PORT, host: config.HOST });
   const url = address.replace("0.0.0.0", "127.0.0.1").replace("[::]", "127.0.0.1");
+  const budgetWorker: BudgetWorker | null = config.BUDGET_WORKER ? startBudgetWorker(deps, app.log) : null;
 
   let stopping: Promise<void> | null = null;
   return {
@@ -50,6 +52,7 @@ export async function startService(config: Config, opts: { clock?: Clock } = {})
     stop() {
       // Stop accepting, let in-flight requests finish, then close the database behind them.
       stopping ??= (async () => {
+        await budgetWorker?.stop();
         await app.close();
         await database.client.close();
         await embedded?.stop();

@@ -24,6 +24,7 @@ import { withRequestBudget } from "./request-budget.js";
 import { fromFastifyError } from "./rest/errors.js";
 import { healthRoutes } from "./rest/health.js";
 import { errorBodyFor, frameworkError } from "./rest/surfaces.js";
+import { budgetRoutes } from "./rest/budgets.js";
 import { dreadnodeRoutes } from "./rest/dreadnode.js";
 import { miosaRoutes } from "./rest/miosa.js";
 import { mka1Routes } from "./rest/mka1.js";
@@ -153,5 +154,6 @@ export async function buildServer(deps: AppDeps): Promise<BuiltServer> {
   await app.register(async (scope) => miosaRoutes(scope, deps));
   await app.register(async (scope) => dreadnodeRoutes(scope, deps));
   await app.register(async (scope) => openComputerRoutes(scope, deps));
+  await app.register(async (scope) => budgetRoutes(scope, deps));
   return { app, apollo };
 }

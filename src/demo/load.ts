@@ -2,6 +2,7 @@
 import type { Principal } from "../auth/principal.js";
 import { createApiKey } from "../auth/keys.js";
 import type { Clock } from "../clock.js";
+import type { MongoClient } from "mongodb";
 import type { Collections } from "../db/collections.js";
 import { MAX_EVENTS_PER_REQUEST } from "../ingest/events.js";
 import { recordUsageEvents } from "../ingest/service.js";
@@ -22,7 +23,7 @@ export interface DemoLoadResult {
   duplicates: number;
 }
 
-export async function loadDemoData(deps: { cols: Collections; clock: Clock }, opts: Partial<DemoOptions> = {}): Promise<DemoLoadResult> {
+export async function loadDemoData(deps: { client: MongoClient; cols: Collections; clock: Clock }, opts: Partial<DemoOptions> = {}): Promise<DemoLoadResult> {
   // In time order, as a live system sends them: each batch then touches a few hours' rollups.
   const events = generateDemoEvents({ anchor: deps.clock.now(), ...opts }).sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0));
   let accepted = 0;

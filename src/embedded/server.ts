@@ -129,9 +129,9 @@ export class EmbeddedMongoServer {
         return this.execute(cmd, conn.id, this.store, conn.address);
       }
       case "setParameter":
-        return this.setParameter(cmd);
+        return this.setParameter(cmd) ?? this.sessions.run(cmd);
       case "getParameter":
-        return this.getParameter(cmd);
+        return this.getParameter(cmd) ?? this.sessions.run(cmd);
       case "startSession":
         return { id: { id: new UUID() }, timeoutMinutes: 30, ok: 1 };
       case "refreshSessions":
@@ -151,10 +151,13 @@ export class EmbeddedMongoServer {
     }
   }
 
-  /** `setParameter`: only `transactionLifetimeLimitSeconds` (what tests of the lifetime need). */
-  private setParameter(cmd: Doc): Doc {
+  /**
+   * `setParameter`/`getParameter` of `transactionLifetimeLimitSeconds` (what tests of the
+   * lifetime need); other parameters are the engine's (null: pass the command on).
+   */
+  private setParameter(cmd: Doc): Doc | null {
     const value = cmd.transactionLifetimeLimitSeconds;
-    if (value === undefined) return toErrorReply(mongoError("InvalidOptions", "this server can set only transactionLifetimeLimitSeconds"));
+    if (value === undefined) return null;
     const n = value instanceof Long ? value.toNumber() : value;
     if (typeof n !== "number" || !Number.isInteger(n) || n < 1) {
       return toErrorReply(mongoError("BadValue", "transactionLifetimeLimitSeconds must be an integer of at least 1"));
@@ -164,10 +167,8 @@ export class EmbeddedMongoServer {
     return { was, ok: 1 };
   }
 
-  private getParameter(cmd: Doc): Doc {
-    if (cmd.transactionLifetimeLimitSeconds === undefined && cmd.getParameter !== "*") {
-      return toErrorReply(mongoError("InvalidOptions", "this server reports only transactionLifetimeLimitSeconds"));
-    }
+  private getParameter(cmd: Doc): Doc | null {
+    if (cmd.transactionLifetimeLimitSeconds === undefined) return null;
     return { transactionLifetimeLimitSeconds: this.sessions.lifetimeLimitSeconds, ok: 1 };
   }
 

@@ -1,18 +1,18 @@
 /**
- * Recording usage events: validate the whole request first (all-or-nothing), then insert with a
- * unique index on (org_id, event_id) doing the idempotency, then re-derive the touched sessions,
- * sandboxes and rollups from what is stored.
+ * Recording usage events: validate the whole request first (all-or-nothing), then, in one
+ * transaction, store the events not stored before and add them to the sessions, sandboxes and
+ * rollups (store/ingest.ts).
  */
-import { MongoBulkWriteError } from "mongodb";
+import type { MongoClient } from "mongodb";
 import type { Principal } from "../auth/principal.js";
 import { requireScope } from "../auth/principal.js";
 import type { Clock } from "../clock.js";
-import { type Collections, sandboxKey, type UsageEventDoc } from "../db/collections.js";
+import type { Collections, UsageEventDoc } from "../db/collections.js";
 import { badInput, forbidden, type InputIssue } from "../errors.js";
-import { buildSandboxAttributesPipeline } from "../pipelines/sandboxes.js";
-import { buildSessionEndsPipeline, buildSessionStartsPipeline } from "../pipelines/sessions.js";
+import { storeEvents } from "../store/ingest.js";
+import { inTransaction } from "../store/transaction.js";
 import { toInputIssues } from "../zod-issues.js";
-import { refreshRollups } from "./rollups.js";
+import { noteUsage, rangesByOrg } from "../budgets/marks.js";
 import { EVENT_TYPES, MAX_EVENTS_PER_REQUEST, MAX_FUTURE_SKEW_MS, MemoryEvent, OperationEvent, type UsageEvent } from "./events.js";
 
 export interface IngestResult {
@@ -21,11 +21,10 @@ export interface IngestResult {
 }
 
 export interface IngestDeps {
+  client: MongoClient;
   cols: Collections;
   clock: Clock;
 }
-
-const DUPLICATE_KEY = 11000;
 
 /**
  * Validates every event and returns them typed, or throws one 422 naming each bad event by index
@@ -143,64 +142,10 @@ export async function recordUsageEvents(
   const events = validateEvents(raw, loc, now);
   const orgs = resolveOrgs(principal, events, loc);
   const docs = events.map((e, i) => toStoredEvent(e, orgs[i]!, now));
-
-  let accepted = docs.length;
-  let duplicates = 0;
-  try {
-    await deps.cols.usageEvents.insertMany(docs, { ordered: false });
-  } catch (err) {
-    if (!(err instanceof MongoBulkWriteError)) throw err;
-    const writeErrors = [err.writeErrors].flat();
-    // Only "these ids are stored already", for every event not inserted, is an answer. A write cut
-    // off part-way (the database went away) is not: it fails, and the client's retry completes it.
-    if (writeErrors.length === 0 || writeErrors.some((w) => w.code !== DUPLICATE_KEY) || err.result.insertedCount + writeErrors.length !== docs.length) throw err;
-    duplicates = writeErrors.length;
-    accepted = docs.length - duplicates;
-  }
-  await deriveSessions(deps.cols, docs);
-  await deriveSandboxes(deps.cols, docs);
-  await refreshRollups(deps.cols, docs);
-  return { accepted, duplicates };
-}
-
-/**
- * Re-derives the sessions whose lifecycle events this batch carried, from the stored events.
- * Runs for duplicates too: a retry after a failure between insert and derivation then completes it.
- */
-async function deriveSessions(cols: Collections, docs: UsageEventDoc[]): Promise<void> {
-  const starts = new Map<string, Set<string>>();
-  const ends = new Map<string, Set<string>>();
-  for (const d of docs) {
-    if (d.type !== "sandbox.operation" || !d.session_id) continue;
-    const target = d.operation === "session_start" ? starts : d.operation === "session_stop" || d.operation === "session_terminate" ? ends : null;
-    if (!target) continue;
-    let ids = target.get(d.org_id);
-    if (!ids) target.set(d.org_id, (ids = new Set()));
-    ids.add(d.session_id);
-  }
-  for (const [org, ids] of starts) await cols.usageEvents.aggregate(buildSessionStartsPipeline(org, [...ids])).toArray();
-  for (const [org, ids] of ends) await cols.usageEvents.aggregate(buildSessionEndsPipeline(org, [...ids])).toArray();
-}
-
-/**
- * Makes every sandbox the batch names known (so its usage and tags can be asked for), then
- * refreshes the alias and tags of those whose sessions started in it. Idempotent like the rest.
- */
-async function deriveSandboxes(cols: Collections, docs: UsageEventDoc[]): Promise<void> {
-  const named = new Map<string, { org_id: string; sandbox_id: string }>();
-  const started = new Map<string, Set<string>>();
-  for (const d of docs) {
-    named.set(sandboxKey(d.org_id, d.sandbox_id), { org_id: d.org_id, sandbox_id: d.sandbox_id });
-    if (d.operation !== "session_start") continue;
-    let ids = started.get(d.org_id);
-    if (!ids) started.set(d.org_id, (ids = new Set()));
-    ids.add(d.sandbox_id);
-  }
-  await cols.sandboxes.bulkWrite(
-    [...named].map(([_id, s]) => ({
-      updateOne: { filter: { _id }, update: { $setOnInsert: { ...s, tags: [], tags_updated_at: null } }, upsert: true },
-    })),
-    { ordered: false },
-  );
-  for (const [org, ids] of started) await cols.sessions.aggregate(buildSandboxAttributesPipeline(org, [...ids])).toArray();
+  const fresh = await inTransaction(deps.client, (session) => storeEvents(deps.cols, session, docs));
+  // --- budgets (DESIGN §11): one O(1) upsert per org, after the transaction committed. Duplicates
+  // included: a retry after a crash between the commit and this line still gets evaluated.
+  for (const [org, range] of rangesByOrg(docs)) await noteUsage(deps, org, range);
+  // --- end budgets
+  return { accepted: fresh.length, duplicates: docs.length - fresh.length };
 }

@@ -27,11 +27,13 @@ export function runtimeMsInWindow(window: Window, now: Date): Document {
 }
 
 /**
- * Sessions that can overlap `window`: started before its end, and not ended before its start.
- * Sessions with no session_start yet have no `started_at` and never match (no known runtime).
+ * Sessions that can overlap `window`: not ended before its start (`end_at` is the latest date while
+ * open), and started before its end. Served by sessions_org_end_start ({org_id, end_at,
+ * started_at}): sessions that ended before the window are never read. Sessions with no
+ * session_start yet have no `started_at` and never match (no known runtime).
  */
 export function sessionsOverlapping(window: Window): Document {
-  return { started_at: { $lt: window.to }, $or: [{ ended_at: { $gte: window.from } }, { ended_at: null }] };
+  return { end_at: { $gte: window.from }, started_at: { $lt: window.to } };
 }
 
 export const ROLLUP_GROUP_KEYS = ["external_user_id", "external_project_id", "workspace_id"] as const;

@@ -1,25 +1,33 @@
 /**
- * MKA1 sandbox usage buckets: one aggregation answers one page. Operations in the page's time
- * range are grouped by UTC bucket and the requested dimensions, folded into one document per
- * bucket, and `$densify` adds the empty buckets, so every bucket of the page comes back in order.
+ * MKA1 sandbox usage buckets. A page's buckets (any width, in any time zone) are given as their
+ * boundaries; the pipelines here return one row per (bucket, group) — never a document holding a
+ * whole bucket — and the service assembles the buckets, empty ones included.
+ *
+ * From the rollups, each bucket's part of the window is covered by the coarsest rollup buckets
+ * that fit inside it (a UTC day, hours, minutes) and raw events for the sub-minute rest
+ * (`coverBucket`). Measures are sums (and maxima) over those documents. Distinct sessions are
+ * exact two ways (store/presence.ts): a bucket that is exactly one rollup bucket reads the rollup
+ * counters (plus the rare "mixed" sessions from their presence documents); any other bucket (a
+ * local day in New York, an hour in Kolkata, a ragged edge) counts from presence documents.
  */
 import type { Document } from "mongodb";
 import { COLLECTIONS, INDEXES } from "../db/collections.js";
-import { OPERATION_LEVELS, type OperationLevel, ROLLUP_DIMENSIONS, truncate, unionOfPushed } from "./rollups.js";
+import { type Level, LEVELS, ROLLUP_DIMENSIONS } from "../store/levels.js";
 
 export const GROUP_BY_DIMENSIONS = ["user_id", "api_key_id", "org_id", "operation", "provider", "session_kind"] as const;
 export type GroupByDimension = (typeof GROUP_BY_DIMENSIONS)[number];
 
 export const BUCKET_WIDTHS = { "1m": 60, "1h": 3_600, "1d": 86_400 } as const;
 export type BucketWidth = keyof typeof BUCKET_WIDTHS;
-const DATE_UNIT: Record<BucketWidth, "minute" | "hour" | "day"> = { "1m": "minute", "1h": "hour", "1d": "day" };
+/** The rollup levels a bucket of each width may be built from, coarsest first. */
+const WIDTH_LEVELS: Record<BucketWidth, readonly Level[]> = { "1d": ["1d", "1h", "1m"], "1h": ["1h", "1m"], "1m": ["1m"] };
 
-/** Which operations count: the org scope and, for X-On-Behalf-Of, the external user's sessions. */
+/** Which operations count: the org scope and, for X-On-Behalf-Of, one external user's sessions. */
 export interface OperationScope {
   /** null: every org (cluster admin, all_orgs). */
   orgIds: string[] | null;
-  /** Restrict to these sessions, by org (X-On-Behalf-Of); null: no restriction. */
-  sessions: ReadonlyMap<string, readonly string[]> | null;
+  /** X-On-Behalf-Of: only operations of sessions whose session_start names this external user. */
+  externalUserId: string | null;
 }
 
 export interface BucketPageQuery {
@@ -29,32 +37,11 @@ export interface BucketPageQuery {
   /** Events counted: [from, to). */
   from: Date;
   to: Date;
-  /** Buckets returned: [firstBucket, endBucket), aligned to the width. */
-  firstBucket: Date;
-  endBucket: Date;
+  /** The page's bucket boundaries (n + 1 of them for n buckets), ascending, in ms. */
+  boundaries: readonly number[];
+  /** IANA zone the buckets are aligned in (their boundaries already are). */
+  timeZone: string;
 }
-
-/**
- * The leading `$match`. With an org list it is served by usage_events_org_type_ts
- * ({org_id, type, ts}); across all orgs by usage_events_type_ts ({type, ts}).
- */
-export function operationsMatch(scope: OperationScope, from: Date, to: Date): Document {
-  const match: Document = {};
-  if (scope.orgIds) match.org_id = scope.orgIds.length === 1 ? scope.orgIds[0] : { $in: scope.orgIds };
-  match.type = "sandbox.operation";
-  match.ts = { $gte: from, $lt: to };
-  if (scope.sessions) {
-    const perOrg = [...scope.sessions].map(([org, ids]) => ({ org_id: org, session_id: { $in: [...ids] } }));
-    // Each session id counts only in its own org. With one org (the usual case) that org becomes
-    // the index prefix; with none the user has no sessions and nothing matches.
-    if (perOrg.length === 1) Object.assign(match, { org_id: perOrg[0]!.org_id, session_id: perOrg[0]!.session_id });
-    else if (perOrg.length === 0) match.session_id = { $in: [] };
-    else match.$or = perOrg;
-  }
-  return match;
-}
-
-export const SANDBOX_USAGE_INDEX = { byOrg: INDEXES.eventsByOrgTypeTime, allOrgs: INDEXES.eventsByTypeTime };
 
 /** Where a usage answer is read from: the rollups (where they answer exactly) or the raw events. */
 export type UsageSource = "rollups" | "raw";
@@ -65,177 +52,272 @@ export interface PlannedPipeline {
   pipeline: Document[];
 }
 
-/** The measures every source yields per document, summed (or maxed) into a bucket's result. */
-const MEASURES = {
-  request_count: { $sum: "$request_count" },
-  duration_ms: { $sum: "$duration_ms" },
-  workspace_bytes_in: { $sum: "$workspace_bytes_in" },
-  workspace_bytes_out: { $sum: "$workspace_bytes_out" },
-  files_changed_count: { $sum: "$files_changed_count" },
-  peak_memory_mib: { $max: "$peak_memory_mib" },
-  reserved_memory_mib: { $max: "$reserved_memory_mib" },
-};
+/** One (bucket, group) of a page: its measures, and its distinct sessions where known. */
+export interface BucketRow {
+  _id: { bucket: Date } & Partial<Record<GroupByDimension, string | null>>;
+  num_operations: number;
+  request_count: number;
+  duration_ms: number;
+  workspace_bytes_in: number;
+  workspace_bytes_out: number;
+  files_changed_count: number;
+  oom_killed_count: number;
+  peak_memory_mib: number | null;
+  reserved_memory_mib: number | null;
+  /** Rollup counters: Σ ns and Σ nf of the documents behind the row. */
+  ns?: number;
+  nf?: number;
+  /** Counted distinct sessions (raw and presence pipelines). */
+  num_sessions?: number;
+}
+
+export const SANDBOX_USAGE_INDEX = { byOrg: INDEXES.eventsByOrgTypeTime, allOrgs: INDEXES.eventsByTypeTime };
+
+const MEASURE_SUMS = ["request_count", "duration_ms", "workspace_bytes_in", "workspace_bytes_out", "files_changed_count", "oom_killed_count"] as const;
+
+/** The leading `$match` on raw operations: usage_events_org_type_ts, or usage_events_type_ts for every org. */
+export function operationsMatch(scope: OperationScope, from: Date, to: Date): Document {
+  const match: Document = {};
+  if (scope.orgIds) match.org_id = scope.orgIds.length === 1 ? scope.orgIds[0] : { $in: scope.orgIds };
+  match.type = "sandbox.operation";
+  match.ts = { $gte: from, $lt: to };
+  return match;
+}
 
 /**
- * After the documents of the page are grouped by bucket and dimensions (with `num_operations`,
- * the measures and `num_sessions` computed): one document per bucket with its sorted results, and
- * `$densify` for the empty buckets.
+ * X-On-Behalf-Of on raw operations: each event's session is looked up (one indexed point read
+ * each, sessions_session_org {session_id, org_id}) and kept when its session_start named the user. Nothing is inlined,
+ * whatever the number of sessions the user ever had.
  */
-function bucketStages(q: BucketPageQuery): Document[] {
-  const unit = DATE_UNIT[q.width];
-  const dimensions: Document = {};
-  for (const dim of GROUP_BY_DIMENSIONS) dimensions[dim] = q.groupBy.includes(dim) ? `$_id.${dim}` : null;
-  const order: Document = { "_id.bucket": 1 };
-  for (const dim of q.groupBy) order[`_id.${dim}`] = 1;
+function onBehalfStages(scope: OperationScope): Document[] {
+  if (scope.externalUserId === null) return [];
   return [
-    { $sort: order },
     {
-      $group: {
-        _id: "$_id.bucket",
-        results: {
-          $push: {
-            object: "organization.usage.sandbox.result",
-            num_operations: "$num_operations",
-            num_sessions: "$num_sessions",
-            request_count: "$request_count",
-            duration_ms: "$duration_ms",
-            workspace_bytes_in: "$workspace_bytes_in",
-            workspace_bytes_out: "$workspace_bytes_out",
-            files_changed_count: "$files_changed_count",
-            oom_killed_count: "$oom_killed_count",
-            peak_memory_mib: { $ifNull: ["$peak_memory_mib", null] },
-            reserved_memory_mib: { $ifNull: ["$reserved_memory_mib", null] },
-            ...dimensions,
-          },
-        },
+      $lookup: {
+        from: COLLECTIONS.sessions,
+        localField: "session_id",
+        foreignField: "session_id",
+        let: { o: "$org_id" },
+        pipeline: [
+          { $match: { $expr: { $eq: ["$org_id", "$$o"] } } },
+          { $project: { _id: 0, external_user_id: 1 } },
+        ],
+        as: "session",
       },
     },
-    { $project: { _id: 0, start: "$_id", results: 1 } },
-    { $densify: { field: "start", range: { step: 1, unit, bounds: [q.firstBucket, q.endBucket] } } },
-    { $sort: { start: 1 } },
+    { $match: { "session.external_user_id": scope.externalUserId } },
   ];
 }
 
-/** The first $group's key: the bucket of `timeField` and the requested dimensions. */
-function groupKey(q: BucketPageQuery, timeField: string): Document {
-  const key: Document = { bucket: truncate(timeField, DATE_UNIT[q.width]) };
-  for (const dim of q.groupBy) key[dim] = { $ifNull: [`$${dim}`, null] };
+/**
+ * The start of the page bucket `date` falls in, from the page's own boundaries (computed once, in
+ * the service, from the tz database), so the database needs no zone rules of its own: minutes and
+ * hours of equal length are equal steps from the first boundary (a repeated local hour at a DST
+ * change stays two buckets), anything else (days, an hour made 30 or 90 minutes by an offset
+ * change) a `$switch` over the page's boundaries (at most 168).
+ */
+function bucketOf(q: BucketPageQuery, date: unknown): Document {
+  const [first] = q.boundaries;
+  const uniform = q.width === "1m" || q.boundaries.every((b, i) => i === 0 || b - q.boundaries[i - 1]! === 3_600_000);
+  if (uniform) {
+    const step = BUCKET_WIDTHS[q.width] * 1000;
+    return { $add: [new Date(first!), { $multiply: [{ $floor: { $divide: [{ $subtract: [date, new Date(first!)] }, step] } }, step] }] };
+  }
+  const branches = q.boundaries.slice(1).map((end, i) => ({ case: { $lt: [date, new Date(end)] }, then: new Date(q.boundaries[i]!) }));
+  return { $switch: { branches, default: new Date(q.boundaries[q.boundaries.length - 1]!) } };
+}
+
+function dimensionKey(q: BucketPageQuery, field: (dim: string) => string): Document {
+  const key: Document = {};
+  for (const dim of q.groupBy) key[dim] = { $ifNull: [field(dim), null] };
   return key;
 }
 
-/** From raw operation events; the leading $match is served by SANDBOX_USAGE_INDEX. */
+/** From raw operation events: group by (bucket, dims, session), then by (bucket, dims). */
 export function buildSandboxUsagePipeline(q: BucketPageQuery): Document[] {
+  const sums: Document = {};
+  const again: Document = {};
+  for (const m of MEASURE_SUMS) {
+    sums[m] = m === "oom_killed_count" ? { $sum: { $cond: [{ $eq: ["$oom_killed", true] }, 1, 0] } } : { $sum: `$${m}` };
+    again[m] = { $sum: `$${m}` };
+  }
+  const key = { bucket: bucketOf(q, "$ts"), ...dimensionKey(q, (d) => `$${d}`) };
+  const outer: Document = { bucket: "$_id.bucket" };
+  for (const dim of q.groupBy) outer[dim] = `$_id.${dim}`;
   return [
     { $match: operationsMatch(q.scope, q.from, q.to) },
+    ...onBehalfStages(q.scope),
     {
       $group: {
-        _id: groupKey(q, "$ts"),
+        _id: { ...key, o: "$org_id", s: "$session_id" },
         num_operations: { $sum: 1 },
-        // Session ids are unique per org only: across orgs (all_orgs, org_ids) "s1" of two orgs is two sessions.
-        sessions: { $addToSet: { org_id: "$org_id", session_id: "$session_id" } },
-        oom_killed_count: { $sum: { $cond: [{ $eq: ["$oom_killed", true] }, 1, 0] } },
-        ...MEASURES,
+        ...sums,
+        peak_memory_mib: { $max: "$peak_memory_mib" },
+        reserved_memory_mib: { $max: "$reserved_memory_mib" },
       },
     },
-    { $set: { num_sessions: { $size: "$sessions" } } },
-    ...bucketStages(q),
+    {
+      $group: {
+        _id: outer,
+        num_operations: { $sum: "$num_operations" },
+        ...again,
+        peak_memory_mib: { $max: "$peak_memory_mib" },
+        reserved_memory_mib: { $max: "$reserved_memory_mib" },
+        num_sessions: { $sum: 1 },
+      },
+    },
   ];
 }
 
-/** One stretch of the page's time range and the coarsest source that covers it in whole buckets. */
+/** One stretch of a bucket and the source that covers it: a rollup level, or raw events. */
 export interface Segment {
-  source: OperationLevel | "raw";
-  from: Date;
-  to: Date;
+  source: Level | "raw";
+  from: number;
+  to: number;
 }
 
 /**
- * [from, to) cut into the coarsest whole buckets of the rollups no wider than `width` (a day
- * bucket cannot be split into hours), hours towards the edges, and raw events for the sub-hour
- * rest (and for 1m buckets): e.g. 2026-05-01T10:00:30Z–2026-05-03T13:00Z in 1d buckets is raw
- * to 11:00, hours to midnight, days to 05-03, hours to 13:00. In time order.
+ * [a, b) covered by the coarsest whole rollup buckets of `levels` that fit, finer towards the
+ * edges, raw events for the sub-minute rest. E.g. 10:00:30–13:00 of a day is raw to 10:01,
+ * minutes to 11:00, hours to 13:00.
  */
-export function rollupSegments(from: Date, to: Date, width: BucketWidth): Segment[] {
-  const levels = (["1d", "1h"] as const).filter((l) => BUCKET_WIDTHS[l] <= BUCKET_WIDTHS[width]);
+export function coverBucket(a: number, b: number, levels: readonly Level[]): Segment[] {
   const out: Segment[] = [];
-  const cover = (a: number, b: number, i: number): void => {
-    if (a >= b) return;
+  const cover = (lo: number, hi: number, i: number): void => {
+    if (lo >= hi) return;
     const level = levels[i];
     if (!level) {
-      out.push({ source: "raw", from: new Date(a), to: new Date(b) });
+      out.push({ source: "raw", from: lo, to: hi });
       return;
     }
-    const ms = OPERATION_LEVELS[level].ms;
-    const lo = Math.ceil(a / ms) * ms;
-    const hi = Math.floor(b / ms) * ms;
-    if (lo >= hi) return cover(a, b, i + 1);
-    cover(a, lo, i + 1);
-    out.push({ source: level, from: new Date(lo), to: new Date(hi) });
-    cover(hi, b, i + 1);
+    const ms = LEVELS[level].ms;
+    const x = Math.ceil(lo / ms) * ms;
+    const y = Math.floor(hi / ms) * ms;
+    if (x >= y) return cover(lo, hi, i + 1);
+    cover(lo, x, i + 1);
+    out.push({ source: level, from: x, to: y });
+    cover(y, hi, i + 1);
   };
-  cover(from.getTime(), to.getTime(), 0);
+  cover(a, b, 0);
   return out;
 }
 
-/**
- * One segment's documents in the shape of a rollup document (so rollup segments need no stage
- * beyond their $match): raw events become rollups of one event each.
- */
-function segmentStages(segment: Segment, scope: OperationScope): Document[] {
-  if (segment.source === "raw") {
-    const key: Document = { org_id: "$org_id", t: "$ts" };
-    for (const dim of ROLLUP_DIMENSIONS) key[dim] = { $ifNull: [`$${dim}`, null] };
-    const project: Document = { _id: key, n: { $literal: 1 }, oom_killed_count: { $cond: [{ $eq: ["$oom_killed", true] }, 1, 0] }, sessions: ["$session_id"] };
-    for (const m of Object.keys(MEASURES)) project[m] = 1;
-    return [{ $match: operationsMatch(scope, segment.from, segment.to) }, { $project: project }];
+export interface PagePlan {
+  /** Per bucket: its segments, and whether it is exactly one rollup bucket (counters answer). */
+  buckets: Array<{ start: number; segments: Segment[]; single: boolean }>;
+}
+
+export function planPage(q: BucketPageQuery): PagePlan {
+  const from = q.from.getTime();
+  const to = q.to.getTime();
+  const buckets: PagePlan["buckets"] = [];
+  for (let i = 0; i + 1 < q.boundaries.length; i++) {
+    const start = q.boundaries[i]!;
+    const a = Math.max(start, from);
+    const b = Math.min(q.boundaries[i + 1]!, to);
+    const segments = a < b ? coverBucket(a, b, WIDTH_LEVELS[q.width]) : [];
+    const only = segments[0];
+    const single = segments.length === 1 && only!.source !== "raw" && only!.from === start && only!.to === q.boundaries[i + 1] && only!.to - only!.from === LEVELS[only!.source].ms;
+    buckets.push({ start, segments, single });
   }
+  return { buckets };
+}
+
+/** Adjacent segments of one source joined (fewer sub-pipelines; buckets come from $dateTrunc). */
+function joinRuns(segments: readonly Segment[]): Segment[] {
+  const out: Segment[] = [];
+  for (const s of [...segments].sort((x, y) => (x.source < y.source ? -1 : x.source > y.source ? 1 : x.from - y.from))) {
+    const last = out[out.length - 1];
+    if (last && last.source === s.source && last.to === s.from) last.to = s.to;
+    else out.push({ ...s });
+  }
+  return out;
+}
+
+const rollupMatch = (q: BucketPageQuery, prefix: string, s: Segment, extra: Document = {}): Document => {
   const match: Document = {};
-  if (scope.orgIds) match["_id.org_id"] = scope.orgIds.length === 1 ? scope.orgIds[0] : { $in: scope.orgIds };
-  match["_id.t"] = { $gte: segment.from, $lt: segment.to };
-  return [{ $match: match }];
+  if (q.scope.orgIds) match[`${prefix}org_id`] = q.scope.orgIds.length === 1 ? q.scope.orgIds[0] : { $in: q.scope.orgIds };
+  Object.assign(match, extra);
+  match[`${prefix}t`] = { $gte: new Date(s.from), $lt: new Date(s.to) };
+  return match;
+};
+
+function unionAll(parts: PlannedPipeline[]): PlannedPipeline | null {
+  const [first, ...rest] = parts;
+  if (!first) return null;
+  return { collection: first.collection, pipeline: [...first.pipeline, ...rest.map((p) => ({ $unionWith: { coll: p.collection, pipeline: p.pipeline } }))] };
 }
 
-const SEGMENT_COLLECTION = (segment: Segment) => (segment.source === "raw" ? COLLECTIONS.usageEvents : OPERATION_LEVELS[segment.source].collection);
+/** Measures (and the rollup session counters) of every bucket of the page. */
+export function buildMeasuresPipeline(q: BucketPageQuery, plan: PagePlan): PlannedPipeline | null {
+  const project: Document = { t: "$_id.t", org_id: "$_id.org_id", n: 1, ns: { $ifNull: ["$ns", 0] }, nf: { $ifNull: ["$nf", 0] }, peak_memory_mib: 1, reserved_memory_mib: 1 };
+  for (const d of ROLLUP_DIMENSIONS) project[d] = `$_id.${d}`;
+  for (const m of MEASURE_SUMS) project[m] = 1;
+  const rawProject: Document = { t: "$ts", org_id: 1, n: { $literal: 1 }, ns: { $literal: 0 }, nf: { $literal: 0 }, peak_memory_mib: 1, reserved_memory_mib: 1 };
+  for (const d of ROLLUP_DIMENSIONS) rawProject[d] = 1;
+  for (const m of MEASURE_SUMS) rawProject[m] = m === "oom_killed_count" ? { $cond: [{ $eq: ["$oom_killed", true] }, 1, 0] } : 1;
+  const parts = joinRuns(plan.buckets.flatMap((b) => b.segments)).map((s): PlannedPipeline =>
+    s.source === "raw"
+      ? { collection: COLLECTIONS.usageEvents, pipeline: [{ $match: operationsMatch(q.scope, new Date(s.from), new Date(s.to)) }, { $project: rawProject }] }
+      : { collection: LEVELS[s.source].collection, pipeline: [{ $match: rollupMatch(q, "_id.", s) }, { $project: project }] },
+  );
+  const union = unionAll(parts);
+  if (!union) return null;
+  const sums: Document = {};
+  for (const m of MEASURE_SUMS) sums[m] = { $sum: `$${m}` };
+  union.pipeline.push({
+    $group: {
+      _id: { bucket: bucketOf(q, "$t"), ...dimensionKey(q, (d) => `$${d}`) },
+      num_operations: { $sum: "$n" },
+      ...sums,
+      peak_memory_mib: { $max: "$peak_memory_mib" },
+      reserved_memory_mib: { $max: "$reserved_memory_mib" },
+      ns: { $sum: "$ns" },
+      nf: { $sum: "$nf" },
+    },
+  });
+  return union;
+}
 
 /**
- * From the rollups: the page's time range as segments (rollupSegments), each read from its
- * collection through its (org, t) or (t) index and unioned, then grouped by bucket and dimensions.
- * Cost follows the buckets and dimension values, not the events behind them.
+ * Distinct sessions counted from presence: every presence document of the buckets that are not one
+ * rollup bucket, the mixed ones of those that are, and raw events for sub-minute edges; grouped by
+ * (bucket, dims, org, session), then counted per (bucket, dims).
  */
-export function buildSandboxUsageRollupPipeline(q: BucketPageQuery): PlannedPipeline {
-  const segments = rollupSegments(q.from, q.to, q.width);
-  if (segments.length === 0) segments.push({ source: "raw", from: q.from, to: q.to });
-  const key: Document = { bucket: truncate("$_id.t", DATE_UNIT[q.width]) };
-  for (const dim of q.groupBy) key[dim] = `$_id.${dim}`;
-  // Session ids are unique per org only; across orgs they are counted as "org/session".
-  const qualify = q.scope.orgIds === null || q.scope.orgIds.length > 1;
-  const sessions = qualify ? { $map: { input: "$sessions", in: { $concat: ["$_id.org_id", "/", "$$this"] } } } : "$sessions";
-  const [first, ...rest] = segments;
-  return {
-    collection: SEGMENT_COLLECTION(first!),
+export function buildSessionsPipeline(q: BucketPageQuery, plan: PagePlan): PlannedPipeline | null {
+  const composite = joinRuns(plan.buckets.filter((b) => !b.single).flatMap((b) => b.segments));
+  const single = joinRuns(plan.buckets.filter((b) => b.single).flatMap((b) => b.segments));
+  const presence = (s: Segment, mixedOnly: boolean): PlannedPipeline => ({
+    collection: COLLECTIONS.sessionBuckets,
     pipeline: [
-      ...segmentStages(first!, q.scope),
-      ...rest.map((s) => ({ $unionWith: { coll: SEGMENT_COLLECTION(s), pipeline: segmentStages(s, q.scope) } })),
-      {
-        $group: {
-          _id: key,
-          num_operations: { $sum: "$n" },
-          sessions: { $push: sessions },
-          oom_killed_count: { $sum: "$oom_killed_count" },
-          ...MEASURES,
-        },
-      },
-      { $set: { num_sessions: { $size: unionOfPushed("$sessions") } } },
-      ...bucketStages(q),
+      { $match: mixedOnly ? { mixed: true, "_id.l": s.source, ...rollupMatch(q, "_id.", s) } : rollupMatch(q, "_id.", s, { "_id.l": s.source }) },
+      { $unwind: "$tuples" },
+      { $project: { t: "$_id.t", o: "$_id.org_id", s: "$_id.session_id", ...Object.fromEntries(ROLLUP_DIMENSIONS.map((d) => [d, `$tuples.${d}`])), org_id: "$_id.org_id" } },
     ],
-  };
+  });
+  const raw = (s: Segment): PlannedPipeline => ({
+    collection: COLLECTIONS.usageEvents,
+    pipeline: [
+      { $match: operationsMatch(q.scope, new Date(s.from), new Date(s.to)) },
+      { $project: { t: "$ts", o: "$org_id", s: "$session_id", ...Object.fromEntries(ROLLUP_DIMENSIONS.map((d) => [d, 1])), org_id: 1 } },
+    ],
+  });
+  const parts = [
+    ...composite.map((s) => (s.source === "raw" ? raw(s) : presence(s, false))),
+    ...single.map((s) => presence(s, true)),
+  ];
+  const union = unionAll(parts);
+  if (!union) return null;
+  const key = { bucket: bucketOf(q, "$t"), ...dimensionKey(q, (d) => `$${d}`) };
+  const outer: Document = { bucket: "$_id.bucket" };
+  for (const dim of q.groupBy) outer[dim] = `$_id.${dim}`;
+  union.pipeline.push({ $group: { _id: { ...key, o: "$o", s: "$s" } } }, { $group: { _id: outer, num_sessions: { $sum: 1 } } });
+  return union;
 }
 
-/**
- * The page's pipeline. Rollups answer exactly unless the answer is restricted to an external
- * user's sessions (X-On-Behalf-Of), which they do not keep apart: then raw events.
- */
-export function planSandboxUsage(q: BucketPageQuery, source: UsageSource): PlannedPipeline {
-  if (source === "rollups" && q.scope.sessions === null) return buildSandboxUsageRollupPipeline(q);
-  return { collection: COLLECTIONS.usageEvents, pipeline: buildSandboxUsagePipeline(q) };
+/** Which pipelines answer the page: the rollups unless X-On-Behalf-Of (or USAGE_SOURCE=raw) needs raw events. */
+export function planSandboxUsage(q: BucketPageQuery, source: UsageSource): { raw: PlannedPipeline } | { plan: PagePlan; measures: PlannedPipeline | null; sessions: PlannedPipeline | null } {
+  if (source === "raw" || q.scope.externalUserId !== null) return { raw: { collection: COLLECTIONS.usageEvents, pipeline: buildSandboxUsagePipeline(q) } };
+  const plan = planPage(q);
+  return { plan, measures: buildMeasuresPipeline(q, plan), sessions: buildSessionsPipeline(q, plan) };
 }

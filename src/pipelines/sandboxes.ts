@@ -1,71 +1,6 @@
-/**
- * Sandboxes as the tags API and OpenComputer see them, derived from their sessions the way sessions
- * are derived from events: recomputed from what is stored, merged monotonically, so late and
- * out-of-order session_starts converge. The alias is the earliest session's that carried one. The
- * tags are those of the latest session_start that carried any, unless the tags API replaced them
- * since: a PUT supersedes every tagged start seen so far, and only a tagged start later than both
- * the latest one seen and the PUT takes over again.
- */
+/** Sandboxes as the tags API sees them (their records are kept at ingest: store/sandboxes.ts). */
 import type { Document } from "mongodb";
-import { COLLECTIONS, INDEXES } from "../db/collections.js";
-
-/**
- * Refreshes the alias and event tags of `sandboxIds` from their sessions into `sandboxes`.
- * Served by sessions_org_sandbox_started_at ({org_id, sandbox_id, started_at}).
- */
-export function buildSandboxAttributesPipeline(orgId: string, sandboxIds: string[]): Document[] {
-  const nonNull = (input: string) => ({ $filter: { input, cond: { $ne: ["$$this", null] } } });
-  return [
-    { $match: { org_id: orgId, sandbox_id: { $in: sandboxIds }, started_at: { $exists: true } } },
-    { $sort: { started_at: 1, session_id: 1 } },
-    {
-      $group: {
-        _id: "$sandbox_id",
-        aliases: { $push: { $ifNull: ["$alias", null] } },
-        tagged: { $push: { $cond: [{ $isArray: "$tags" }, { tags: "$tags", at: "$started_at" }, null] } },
-      },
-    },
-    {
-      $project: {
-        _id: { $concat: [orgId, "/", "$_id"] },
-        org_id: { $literal: orgId },
-        sandbox_id: "$_id",
-        alias: { $ifNull: [{ $arrayElemAt: [nonNull("$aliases"), 0] }, null] },
-        latest: { $ifNull: [{ $arrayElemAt: [nonNull("$tagged"), -1] }, { tags: [], at: null }] },
-      },
-    },
-    { $project: { org_id: 1, sandbox_id: 1, alias: 1, tags: "$latest.tags", tags_updated_at: "$latest.at", tags_event_at: "$latest.at" } },
-    {
-      $merge: {
-        into: COLLECTIONS.sandboxes,
-        whenMatched: [
-          {
-            $set: {
-              alias: { $ifNull: ["$$new.alias", { $ifNull: ["$alias", null] }] },
-              take: {
-                $and: [
-                  { $gt: ["$$new.tags_event_at", { $ifNull: ["$tags_event_at", null] }] },
-                  { $gt: ["$$new.tags_event_at", { $ifNull: ["$tags_updated_at", null] }] },
-                ],
-              },
-            },
-          },
-          {
-            $set: {
-              tags: { $cond: ["$take", "$$new.tags", "$tags"] },
-              tags_updated_at: { $cond: ["$take", "$$new.tags_updated_at", "$tags_updated_at"] },
-              tags_event_at: { $max: ["$$new.tags_event_at", { $ifNull: ["$tags_event_at", null] }] },
-            },
-          },
-          { $unset: "take" },
-        ],
-        whenNotMatched: "insert",
-      },
-    },
-  ];
-}
-
-export const SANDBOX_ATTRIBUTES_INDEX = INDEXES.sessionsByOrgSandboxStart;
+import { COLLECTIONS } from "../db/collections.js";
 
 /**
  * `GET /api/tags`: each tag key of the org's sandboxes (of `sandboxIds` only, when given: the
@@ -75,8 +10,27 @@ export function buildTagKeysPipeline(orgId: string, sandboxIds: string[] | null 
   return [
     { $match: sandboxIds === null ? { org_id: orgId } : { org_id: orgId, sandbox_id: { $in: sandboxIds } } }, // sandboxes_org_sandbox
     { $unwind: "$tags" },
-    { $group: { _id: "$tags.key", sandboxCount: { $sum: 1 }, values: { $addToSet: "$tags.value" } } },
-    { $project: { _id: 0, key: "$_id", sandboxCount: 1, valueCount: { $size: "$values" } } },
+    // Counted by grouping twice: no set of values is built, however many a key has.
+    { $group: { _id: { key: "$tags.key", value: "$tags.value" }, sandboxes: { $sum: 1 } } },
+    { $group: { _id: "$_id.key", sandboxCount: { $sum: "$sandboxes" }, valueCount: { $sum: 1 } } },
+    { $project: { _id: 0, key: "$_id", sandboxCount: 1, valueCount: 1 } },
     { $sort: { key: 1 } },
+  ];
+}
+
+/**
+ * `GET /api/tags` under X-On-Behalf-Of: the tag keys of the sandboxes the external user ran, in one
+ * aggregation from that user's sessions (sessions_org_external_user), each sandbox once, joined to
+ * its record by `_id`. Nothing is inlined into the command, however many sandboxes the user ran.
+ */
+export function buildUserTagKeysPipeline(orgId: string, externalUserId: string): Document[] {
+  return [
+    { $match: { org_id: orgId, external_user_id: externalUserId } },
+    { $group: { _id: "$sandbox_id" } },
+    { $project: { key: { $concat: [{ $literal: `${orgId}/` }, "$_id"] } } },
+    { $lookup: { from: COLLECTIONS.sandboxes, localField: "key", foreignField: "_id", as: "sandbox" } },
+    { $unwind: "$sandbox" },
+    { $replaceWith: "$sandbox" },
+    ...buildTagKeysPipeline(orgId).slice(1),
   ];
 }

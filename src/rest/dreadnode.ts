@@ -2,11 +2,14 @@
  * Dreadnode: `GET /api/v1/org/{org}/sandboxes/usage` (spec 003): the caller's runtime summary,
  * with Dreadnode's canonical `{code, detail, errors, type}` error envelope.
  */
+import type { RawQuery } from "./query-params.js";
 import type { FastifyInstance } from "fastify";
 import type { AppDeps } from "../deps.js";
 import type { AppError } from "../errors.js";
 import { getRuntimeSummary } from "../services/runtimeSummary.js";
 import { principalOf } from "./auth.js";
+import { sendCsv, wantsCsv } from "./csv.js";
+import { DREADNODE_CSV, runtimeSummaryCsv } from "./csv/dreadnode.js";
 import { vendorErrorHandler } from "./errors.js";
 
 /** Dreadnode's stable machine-readable `type` for each status it documents. */
@@ -36,8 +39,11 @@ export function dreadnodeErrorBody(err: AppError | null, status: number) {
 export async function dreadnodeRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   app.setErrorHandler(vendorErrorHandler(dreadnodeErrorBody, { authScheme: "Bearer" }));
 
-  app.get<{ Params: { org: string } }>("/api/v1/org/:org/sandboxes/usage", async (request) => {
+  app.get<{ Params: { org: string } }>("/api/v1/org/:org/sandboxes/usage", async (request, reply) => {
     const principal = await principalOf(deps, request, "bearer");
-    return getRuntimeSummary(deps, principal, request.params.org);
+    const zone = (request.query as RawQuery).time_zone;
+    const timeZone = { timeZone: Array.isArray(zone) ? "" : (zone ?? null), loc: ["query"] };
+    if (wantsCsv(request, reply, DREADNODE_CSV)) return sendCsv(reply, await runtimeSummaryCsv(deps, principal, request.params.org, timeZone), deps.config.CSV_MAX_ROWS);
+    return getRuntimeSummary(deps, principal, request.params.org, timeZone);
   });
 }

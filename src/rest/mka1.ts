@@ -7,12 +7,14 @@ import type { AppDeps } from "../deps.js";
 import { getSandboxUsage } from "../services/sandboxUsage.js";
 import { principalOf } from "./auth.js";
 import { sendFastApiError } from "./fastapi-envelope.js";
+import { sendCsv, wantsCsv } from "./csv.js";
+import { MKA1_CSV, sandboxUsageCsv } from "./csv/mka1.js";
 import { QueryParser, type RawQuery } from "./query-params.js";
 
 export async function mka1Routes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   app.setErrorHandler((err, request, reply) => sendFastApiError(err, request, reply));
 
-  app.get("/api/v1/sandbox/usage", async (request) => {
+  app.get("/api/v1/sandbox/usage", async (request, reply) => {
     const principal = await principalOf(deps, request, "bearer");
     const q = new QueryParser(request.query as RawQuery);
     const params = {
@@ -24,7 +26,11 @@ export async function mka1Routes(app: FastifyInstance, deps: AppDeps): Promise<v
       org_ids: q.list("org_ids"),
       limit: q.int("limit"),
       page: q.string("page"),
+      time_zone: q.string("time_zone"),
     };
+    if (wantsCsv(request, reply, MKA1_CSV)) {
+      return sendCsv(reply, await sandboxUsageCsv(deps, principal, params, { earlier: q.issues, failed: q.failed }), deps.config.CSV_MAX_ROWS);
+    }
     return getSandboxUsage(deps, principal, params, { loc: ["query"], earlier: q.issues, failed: q.failed });
   });
 }

@@ -12,6 +12,8 @@ import { getSandboxTags, listTagKeys, type SandboxTags, setSandboxTags, tagObjec
 import { getUsageAggregate, type SandboxUsageItem, type UsageAggregateReport } from "../services/usageAggregate.js";
 import { isoUtc } from "../time.js";
 import { principalOf } from "./auth.js";
+import { sendCsv, wantsCsv } from "./csv.js";
+import { memoryUsageCsv, OPENCOMPUTER_CSV, usageAggregateCsv } from "./csv/opencomputer.js";
 import { vendorErrorHandler } from "./errors.js";
 import type { RawQuery } from "./query-params.js";
 
@@ -92,10 +94,11 @@ export async function openComputerRoutes(app: FastifyInstance, deps: AppDeps): P
   app.setErrorHandler(vendorErrorHandler(openComputerErrorBody, { badInputStatus: 400 }));
   const principal = (request: Parameters<typeof principalOf>[1]) => principalOf(deps, request, "x-api-key");
 
-  app.get<{ Params: { id: string } }>("/api/sandboxes/:id/usage", async (request) => {
+  app.get<{ Params: { id: string } }>("/api/sandboxes/:id/usage", async (request, reply) => {
     const p = await principal(request);
     const query = request.query as RawQuery;
     const window = { from: single(query, "from"), to: single(query, "to") };
+    if (wantsCsv(request, reply, OPENCOMPUTER_CSV)) return sendCsv(reply, await memoryUsageCsv(deps, p, request.params.id, window), deps.config.CSV_MAX_ROWS);
     return memoryJson(await getSandboxMemoryUsage(deps, p, request.params.id, window, ["query"]));
   });
 
@@ -109,23 +112,19 @@ export async function openComputerRoutes(app: FastifyInstance, deps: AppDeps): P
 
   app.get("/api/tags", async (request) => ({ keys: await listTagKeys(deps, await principal(request)) }));
 
-  app.get("/api/usage", async (request) => {
+  app.get("/api/usage", async (request, reply) => {
     const p = await principal(request);
     const query = request.query as RawQuery;
-    const report = await getUsageAggregate(
-      deps,
-      p,
-      {
-        groupBy: single(query, "groupBy"),
-        from: single(query, "from"),
-        to: single(query, "to"),
-        filters: tagFilters(query),
-        sort: single(query, "sort"),
-        limit: integer(query, "limit"),
-        cursor: single(query, "cursor"),
-      },
-      ["query"],
-    );
-    return aggregateJson(report);
+    const params = {
+      groupBy: single(query, "groupBy"),
+      from: single(query, "from"),
+      to: single(query, "to"),
+      filters: tagFilters(query),
+      sort: single(query, "sort"),
+      limit: integer(query, "limit"),
+      cursor: single(query, "cursor"),
+    };
+    if (wantsCsv(request, reply, OPENCOMPUTER_CSV)) return sendCsv(reply, await usageAggregateCsv(deps, p, params), deps.config.CSV_MAX_ROWS);
+    return aggregateJson(await getUsageAggregate(deps, p, params, ["query"]));
   });
 }

@@ -8,6 +8,7 @@ import { CreateApiKeyInput, createApiKey } from "../auth/keys.js";
 import type { AppDeps } from "../deps.js";
 import { AppError, badInput, forbidden, type InputIssue } from "../errors.js";
 import { recordUsageEvents } from "../ingest/service.js";
+import { voidUsageEvents } from "../ingest/voids.js";
 import { getPrices, setPrices } from "../services/prices.js";
 import { toInputIssues } from "../zod-issues.js";
 import { principalOf } from "./auth.js";
@@ -71,6 +72,8 @@ export async function platformRoutes(app: FastifyInstance, deps: AppDeps): Promi
       : await recordUsageEvents(deps, principal, eventsFromJsonBody(request.body), ["body", "events"]);
     return reply.status(200).send(result);
   });
+
+  app.post("/api/v1/usage/events/void", async (request) => voidUsageEvents(deps, request.principal!, request.body, ["body"]));
 
   app.post("/api/v1/api-keys", async (request, reply) => {
     const principal = request.principal!;

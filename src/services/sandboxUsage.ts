@@ -10,11 +10,13 @@ import { type AppDeps, runPlanned } from "../deps.js";
 import { badInput, type InputIssue } from "../errors.js";
 import {
   BUCKET_WIDTHS,
+  type BucketRow,
   type BucketWidth,
   GROUP_BY_DIMENSIONS,
   type GroupByDimension,
   planSandboxUsage,
 } from "../pipelines/sandboxUsage.js";
+import { DEFAULT_TIME_ZONE, LocalBuckets, parseTimeZone } from "../zones.js";
 import { operationScope, resolveOrgScope } from "./scope.js";
 
 /** Buckets per page: MKA1's defaults and maxima. */
@@ -36,6 +38,8 @@ export interface SandboxUsageRequest {
   org_ids?: string[] | null;
   limit?: number | null;
   page?: string | null;
+  /** IANA zone the buckets align in (DESIGN: local midnights / hours); default UTC. */
+  time_zone?: string | null;
 }
 
 export interface SandboxUsageResultJson {
@@ -73,8 +77,8 @@ export interface SandboxUsagePageJson {
 }
 
 interface PageState {
-  /** Index of the first bucket of the page. */
-  k: number;
+  /** Start (ms) of the first bucket of the page. */
+  b: number;
   /** The resolved end_time (it defaults to "now" on the first page only). */
   e: number;
 }
@@ -88,6 +92,7 @@ interface Validated {
   orgIds: string[] | null;
   limit: number;
   page: string | null;
+  timeZone: string;
 }
 
 const quoteList = (xs: readonly string[]) => xs.map((x) => `'${x}'`).join(", ").replace(/, ([^,]*)$/, " or $1");
@@ -122,7 +127,9 @@ function validate(r: SandboxUsageRequest, issues: InputIssue[], loc: Array<strin
   else if (width && limit > PAGE_LIMITS[width].max) {
     issues.push({ loc: at("limit"), msg: `Input should be less than or equal to ${PAGE_LIMITS[width].max} for bucket_width ${width}`, type: "less_than_equal" });
   }
-  if (issues.length > 0 || !width || r.start_time === undefined) return null;
+  const timeZone = parseTimeZone(r.time_zone ?? DEFAULT_TIME_ZONE);
+  if (timeZone === null) issues.push({ loc: at("time_zone"), msg: "Input should be a valid IANA time zone name (e.g. 'America/New_York', 'UTC')", type: "value_error" });
+  if (issues.length > 0 || !width || r.start_time === undefined || timeZone === null) return null;
   return {
     start: r.start_time,
     end: r.end_time ?? null,
@@ -133,6 +140,7 @@ function validate(r: SandboxUsageRequest, issues: InputIssue[], loc: Array<strin
     orgIds: r.org_ids && r.org_ids.length > 0 ? [...new Set(r.org_ids)].sort() : null,
     limit,
     page: r.page ?? null,
+    timeZone,
   };
 }
 
@@ -156,8 +164,8 @@ export async function getSandboxUsage(
     issues.push({ loc: [...loc, "end_time"], msg: "end_time (default: now) must be greater than start_time", type: "value_error" });
   }
   // The token names the query it continues: every parameter but the page itself.
-  const identity = v ? JSON.stringify([principal.keyId, principal.onBehalfOf, v.start, v.end, v.width, v.groupBy, v.allOrgs, v.orgIds, v.limit]) : "";
-  let state: PageState = { k: 0, e: v?.end ?? nowSeconds };
+  const identity = v ? JSON.stringify([principal.keyId, principal.onBehalfOf, v.start, v.end, v.width, v.groupBy, v.allOrgs, v.orgIds, v.limit, v.timeZone]) : "";
+  let state: PageState | null = null;
   if (v?.page) {
     const read = deps.pageTokens.read<PageState>(v.page, identity, now);
     if (!read.ok) {
@@ -176,32 +184,100 @@ export async function getSandboxUsage(
     throw badInput("This key belongs to no organization", [{ loc: [...loc, "all_orgs"], msg: "This key belongs to no organization: pass all_orgs or org_ids", type: "value_error" }]);
   }
 
-  const w = BUCKET_WIDTHS[v.width];
-  const first = Math.floor(v.start / w) * w;
-  const total = Math.ceil((state.e - first) / w);
-  const pageEnd = Math.min(total, state.k + v.limit);
-  const firstBucket = first + state.k * w;
-  const endBucket = first + pageEnd * w;
-  const planned = planSandboxUsage({
-    scope: await operationScope(deps.cols, principal, orgs),
+  const unit = v.width === "1m" ? "minute" : v.width === "1h" ? "hour" : "day";
+  const local = new LocalBuckets(v.start * 1000, unit, v.timeZone);
+  const page = state ?? { b: local.first, e: v.end ?? nowSeconds };
+  const endMs = page.e * 1000;
+  // The page's buckets: from its first, `limit` of them or up to the end, whichever comes first.
+  const boundaries: number[] = [page.b];
+  while (boundaries.length <= v.limit && boundaries[boundaries.length - 1]! < endMs) boundaries.push(local.next(boundaries[boundaries.length - 1]!));
+  const query = {
+    scope: await operationScope(principal, orgs),
     width: v.width,
     groupBy: v.groupBy,
-    from: new Date(Math.max(v.start, firstBucket) * 1000),
-    to: new Date(Math.min(state.e, endBucket) * 1000),
-    firstBucket: new Date(firstBucket * 1000),
-    endBucket: new Date(endBucket * 1000),
-  }, deps.config.USAGE_SOURCE);
-  const rows = await runPlanned<{ start: Date; results?: SandboxUsageResultJson[] }>(deps, planned);
-  // The pipeline's $densify returns every bucket of the page, empty ones without `results`.
-  const data: SandboxUsageBucketJson[] = rows.map((row) => {
-    const start = Math.round(row.start.getTime() / 1000);
-    return { object: "bucket", start_time: start, end_time: start + w, results: row.results ?? [] };
-  });
-  const hasMore = pageEnd < total;
+    from: new Date(Math.max(v.start * 1000, boundaries[0]!)),
+    to: new Date(Math.min(endMs, boundaries[boundaries.length - 1]!)),
+    boundaries,
+    timeZone: v.timeZone,
+  };
+  const rows = await pageRows(deps, query, v.groupBy.includes("operation"));
+  const data: SandboxUsageBucketJson[] = [];
+  for (let i = 0; i + 1 < boundaries.length; i++) {
+    const start = boundaries[i]!;
+    const results = (rows.get(start) ?? []).sort(compareResults);
+    data.push({ object: "bucket", start_time: Math.round(start / 1000), end_time: Math.round(boundaries[i + 1]! / 1000), results });
+  }
+  const last = boundaries[boundaries.length - 1]!;
+  const hasMore = last < endMs;
   return {
     object: "page",
     data,
     has_more: hasMore,
-    next_page: hasMore ? deps.pageTokens.issue<PageState>(identity, { k: pageEnd, e: state.e }, now) : null,
+    next_page: hasMore ? deps.pageTokens.issue<PageState>(identity, { b: last, e: page.e }, now) : null,
   };
+}
+
+const groupKeyOf = (row: BucketRow) => JSON.stringify(GROUP_BY_DIMENSIONS.map((d) => row._id[d] ?? null));
+
+/** The page's results per bucket start, from the raw events or the rollups (measures and sessions). */
+async function pageRows(deps: AppDeps, q: Parameters<typeof planSandboxUsage>[0], byOperation: boolean): Promise<Map<number, SandboxUsageResultJson[]>> {
+  const planned = planSandboxUsage(q, deps.config.USAGE_SOURCE);
+  let rows: BucketRow[];
+  if ("raw" in planned) rows = await runPlanned<BucketRow>(deps, planned.raw);
+  else {
+    const [measures, sessions] = await Promise.all([
+      planned.measures ? runPlanned<BucketRow>(deps, planned.measures) : [],
+      planned.sessions ? runPlanned<BucketRow>(deps, planned.sessions) : [],
+    ]);
+    const single = new Set(planned.plan.buckets.filter((b) => b.single).map((b) => b.start));
+    const counted = new Map(sessions.map((r) => [`${r._id.bucket.getTime()}|${groupKeyOf(r)}`, r.num_sessions ?? 0]));
+    for (const r of measures) {
+      const start = r._id.bucket.getTime();
+      const fromPresence = counted.get(`${start}|${groupKeyOf(r)}`) ?? 0;
+      r.num_sessions = single.has(start) ? (byOperation ? r.ns! : r.nf!) + fromPresence : fromPresence;
+    }
+    rows = measures;
+  }
+  const out = new Map<number, SandboxUsageResultJson[]>();
+  for (const r of rows) {
+    const start = r._id.bucket.getTime();
+    const list = out.get(start) ?? [];
+    list.push({
+      object: "organization.usage.sandbox.result",
+      num_operations: r.num_operations,
+      num_sessions: r.num_sessions ?? 0,
+      request_count: r.request_count,
+      duration_ms: r.duration_ms,
+      workspace_bytes_in: r.workspace_bytes_in,
+      workspace_bytes_out: r.workspace_bytes_out,
+      files_changed_count: r.files_changed_count,
+      oom_killed_count: r.oom_killed_count,
+      peak_memory_mib: r.peak_memory_mib ?? null,
+      reserved_memory_mib: r.reserved_memory_mib ?? null,
+      user_id: r._id.user_id ?? null,
+      api_key_id: r._id.api_key_id ?? null,
+      org_id: r._id.org_id ?? null,
+      operation: r._id.operation ?? null,
+      provider: r._id.provider ?? null,
+      session_kind: r._id.session_kind ?? null,
+    });
+    out.set(start, list);
+  }
+  return out;
+}
+
+/** MongoDB's order of the group values: null first, then strings by their UTF-8 bytes (code points). */
+function compareValues(a: string | null, b: string | null): number {
+  if (a === b) return 0;
+  if (a === null) return -1;
+  if (b === null) return 1;
+  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+}
+
+function compareResults(x: SandboxUsageResultJson, y: SandboxUsageResultJson): number {
+  for (const d of GROUP_BY_DIMENSIONS) {
+    const c = compareValues(x[d], y[d]);
+    if (c !== 0) return c;
+  }
+  return 0;
 }

@@ -3,7 +3,6 @@
  * for) and, under X-On-Behalf-Of, the sessions of that external user. One place for every endpoint.
  */
 import type { Principal } from "../auth/principal.js";
-import type { Collections } from "../db/collections.js";
 import { forbidden } from "../errors.js";
 import type { OperationScope } from "../pipelines/sandboxUsage.js";
 
@@ -21,24 +20,7 @@ export function resolveOrgScope(p: Principal, req: OrgScopeRequest): string[] | 
   return p.orgId === null ? "no-org" : [p.orgId];
 }
 
-/**
- * The sessions of the X-On-Behalf-Of user within the org scope, per org (session ids are unique
- * only within an org), or null when the caller is not acting on behalf of anyone. Served by
- * sessions_org_external_user ({org_id, external_user_id}).
- */
-export async function onBehalfSessions(cols: Collections, p: Principal, orgIds: string[] | null): Promise<Map<string, string[]> | null> {
-  if (p.onBehalfOf === null) return null;
-  const filter = orgIds ? { org_id: orgIds.length === 1 ? orgIds[0]! : { $in: orgIds }, external_user_id: p.onBehalfOf } : { external_user_id: p.onBehalfOf };
-  const sessions = await cols.sessions.find(filter, { projection: { _id: 0, org_id: 1, session_id: 1 } }).toArray();
-  const byOrg = new Map<string, string[]>();
-  for (const s of sessions) {
-    const ids = byOrg.get(s.org_id);
-    if (ids) ids.push(s.session_id);
-    else byOrg.set(s.org_id, [s.session_id]);
-  }
-  return byOrg;
-}
-
-export async function operationScope(cols: Collections, p: Principal, orgIds: string[] | null): Promise<OperationScope> {
-  return { orgIds, sessions: await onBehalfSessions(cols, p, orgIds) };
+/** The operations a caller may see: the org scope and, under X-On-Behalf-Of, that user's sessions only. */
+export function operationScope(p: Principal, orgIds: string[] | null): OperationScope {
+  return { orgIds, externalUserId: p.onBehalfOf };
 }

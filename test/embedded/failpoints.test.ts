@@ -5,12 +5,13 @@
  */
 import { MongoClient, MongoServerError, MongoWriteConcernError } from "mongodb";
 import { afterEach, describe, expect, it } from "vitest";
+import { failCommand as arm, type FailCommandData, type FailPointMode } from "../helpers/failpoints.js";
 import { type Loose, useTestMongo } from "../helpers/mongo.js";
 
 describe("embedded mongo: the failCommand fail point", { timeout: 60_000 }, () => {
   const mongo = useTestMongo("failpoints");
   const admin = () => mongo.client.db("admin");
-  const failCommand = (mode: unknown, data: Record<string, unknown>) => admin().command({ configureFailPoint: "failCommand", mode, data });
+  const failCommand = (mode: FailPointMode, data: FailCommandData) => arm(mongo.client, mode, data);
   afterEach(async () => {
     await admin().command({ configureFailPoint: "failCommand", mode: "off" });
   });

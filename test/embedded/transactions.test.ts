@@ -6,6 +6,7 @@
  */
 import { Long, MongoClient, MongoServerError, type ClientSession } from "mongodb";
 import { afterEach, describe, expect, it } from "vitest";
+import { setTransactionLifetime } from "../helpers/failpoints.js";
 import { type Loose, useTestMongo } from "../helpers/mongo.js";
 
 describe("embedded mongo: sessions and transactions", { timeout: 60_000 }, () => {
@@ -285,7 +286,8 @@ describe("embedded mongo: sessions and transactions", { timeout: 60_000 }, () =>
 
   it("aborts a transaction past transactionLifetimeLimitSeconds; its next command gets NoSuchTransaction", async () => {
     const admin = mongo.client.db("admin");
-    const { was } = await admin.command({ setParameter: 1, transactionLifetimeLimitSeconds: 1 });
+    const before = (await admin.command({ getParameter: 1, transactionLifetimeLimitSeconds: 1 })).transactionLifetimeLimitSeconds;
+    const restore = await setTransactionLifetime(mongo.client, 1);
     try {
       const coll = mongo.db.collection<Loose>("lifetime");
       const s = session();
@@ -298,9 +300,9 @@ describe("embedded mongo: sessions and transactions", { timeout: 60_000 }, () =>
       await s.abortTransaction().catch(() => undefined);
       expect(await coll.countDocuments()).toBe(0);
     } finally {
-      await admin.command({ setParameter: 1, transactionLifetimeLimitSeconds: was });
+      await restore();
     }
-    expect((await admin.command({ getParameter: 1, transactionLifetimeLimitSeconds: 1 })).transactionLifetimeLimitSeconds).toBe(was);
+    expect((await admin.command({ getParameter: 1, transactionLifetimeLimitSeconds: 1 })).transactionLifetimeLimitSeconds).toBe(before);
   });
 
   it("runs a retryable write once: a retry with the same txnNumber gets the first reply; an older one TransactionTooOld", async () => {

@@ -197,8 +197,10 @@ describe("sessions derived from lifecycle events", () => {
     expect(await session("s1")).toEqual({
       org_id: "acme", session_id: "s1", sandbox_id: "sb-1", user_id: "u-1", api_key_id: null, provider: "aws", session_kind: "standard",
       resource: "computer", vcpus: 2, memory_mb: 1024, disk_mb: 0, storage_gb: 5, external_user_id: "cust-1",
-      external_project_id: null, workspace_id: null, alias: null, tags: [{ key: "a.b", value: "x" }, { key: "team", value: "core" }],
-      started_at: new Date("2026-05-27T10:00:00Z"), ended_at: new Date("2026-05-27T11:00:00Z"),
+      tags: [{ key: "a.b", value: "x" }, { key: "team", value: "core" }],
+      started_at: new Date("2026-05-27T10:00:00Z"), start_event_id: "s1-start", ended_at: new Date("2026-05-27T11:00:00Z"),
+      // The earliest end at or after the start; `end_at` is what the overlap index reads.
+      first_end: new Date("2026-05-27T11:00:00Z"), end_at: new Date("2026-05-27T11:00:00Z"),
     });
   });
 

@@ -9,11 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fixedClock } from "../../src/clock.js";
 import { COLLECTIONS, ensureIndexes, INDEXES } from "../../src/db/collections.js";
 import { buildMemoryUsagePipeline } from "../../src/pipelines/memory.js";
-import { buildMemoryMinutesPipeline, buildOperationDaysPipeline, buildOperationHoursPipeline } from "../../src/pipelines/rollups.js";
 import { buildRuntimeSummaryPipeline, buildUsageRollupPipeline } from "../../src/pipelines/runtime.js";
-import { buildSandboxAttributesPipeline, buildTagKeysPipeline } from "../../src/pipelines/sandboxes.js";
-import { buildSandboxUsagePipeline, buildSandboxUsageRollupPipeline, type BucketPageQuery } from "../../src/pipelines/sandboxUsage.js";
-import { buildSessionEndsPipeline, buildSessionStartsPipeline } from "../../src/pipelines/sessions.js";
+import { buildTagKeysPipeline, buildUserTagKeysPipeline } from "../../src/pipelines/sandboxes.js";
+import { type BucketPageQuery, buildMeasuresPipeline, buildSandboxUsagePipeline, buildSessionsPipeline, planPage } from "../../src/pipelines/sandboxUsage.js";
+import { LocalBuckets } from "../../src/zones.js";
 import { buildSandboxQuantitiesPipeline, buildUsageAggregatePipeline } from "../../src/pipelines/usageAggregate.js";
 import { DEFAULT_PRICES } from "../../src/services/prices.js";
 import { indexesUsed, scansCollection } from "../embedded/explain-helpers.js";
@@ -46,23 +45,47 @@ async function explain(collection: string, pipeline: Document[]) {
   return { indexes: indexesUsed(plan).sort(), scans: scansCollection(plan) };
 }
 
-const page = (overrides: Partial<BucketPageQuery>): BucketPageQuery => ({
-  scope: { orgIds: ["acme"], sessions: null },
-  width: "1h",
-  groupBy: ["user_id"],
-  from: at("2026-05-26T10:00:30Z"),
-  to: at("2026-05-28T00:00:00Z"),
-  firstBucket: at("2026-05-26T10:00:00Z"),
-  endBucket: at("2026-05-28T00:00:00Z"),
-  ...overrides,
-});
+const page = (overrides: Partial<BucketPageQuery>): BucketPageQuery => {
+  const q = {
+    scope: { orgIds: ["acme"], externalUserId: null },
+    width: "1h" as const,
+    groupBy: ["user_id" as const],
+    from: at("2026-05-26T10:00:30Z"),
+    to: at("2026-05-28T00:00:00Z"),
+    timeZone: "UTC",
+    ...overrides,
+  };
+  const unit = q.width === "1m" ? "minute" : q.width === "1h" ? "hour" : "day";
+  const local = new LocalBuckets(q.from.getTime(), unit, q.timeZone);
+  const boundaries = [local.at(0)];
+  while (boundaries[boundaries.length - 1]! < q.to.getTime()) boundaries.push(local.at(boundaries.length));
+  return { ...q, boundaries };
+};
+const measures = (q: BucketPageQuery) => buildMeasuresPipeline(q, planPage(q))!;
+const sessions = (q: BucketPageQuery) => buildSessionsPipeline(q, planPage(q))!;
 
 describe("every query's first stage is served by its named index", () => {
   const cases: Array<{ name: string; collection: string; pipeline: () => Document[]; indexes: string[] }> = [
-    { name: "MKA1 from rollups, one org", ...asCase(() => buildSandboxUsageRollupPipeline(page({}))), indexes: [INDEXES.eventsByOrgTypeTime, INDEXES.opsByHourOrgTime] },
-    { name: "MKA1 from rollups, all orgs", ...asCase(() => buildSandboxUsageRollupPipeline(page({ scope: { orgIds: null, sessions: null }, width: "1d", from: at("2026-05-20T00:00:00Z") }))), indexes: [INDEXES.opsByDayTime] },
+    { name: "MKA1 measures from rollups, one org", ...asCase(() => measures(page({}))), indexes: [INDEXES.eventsByOrgTypeTime, INDEXES.opsByMinuteOrgTime, INDEXES.opsByHourOrgTime] },
+    { name: "MKA1 measures from rollups, all orgs", ...asCase(() => measures(page({ scope: { orgIds: null, externalUserId: null }, width: "1d", from: at("2026-05-20T00:00:00Z") }))), indexes: [INDEXES.opsByDayTime] },
+    {
+      name: "MKA1 sessions from presence (ragged edges, and mixed sessions of whole buckets)",
+      ...asCase(() => sessions(page({}))),
+      indexes: [INDEXES.eventsByOrgTypeTime, INDEXES.sessionBucketsOrgTime, INDEXES.sessionBucketsMixed],
+    },
+    {
+      name: "MKA1 sessions in New York days (hour presence)",
+      ...asCase(() => sessions(page({ width: "1d", timeZone: "America/New_York", from: at("2026-05-20T04:00:00Z"), to: at("2026-05-27T04:00:00Z") }))),
+      indexes: [INDEXES.sessionBucketsOrgTime],
+    },
     { name: "MKA1 from raw events", collection: COLLECTIONS.usageEvents, pipeline: () => buildSandboxUsagePipeline(page({})), indexes: [INDEXES.eventsByOrgTypeTime] },
-    { name: "MKA1 from raw events, all orgs", collection: COLLECTIONS.usageEvents, pipeline: () => buildSandboxUsagePipeline(page({ scope: { orgIds: null, sessions: null } })), indexes: [INDEXES.eventsByTypeTime] },
+    { name: "MKA1 from raw events, all orgs", collection: COLLECTIONS.usageEvents, pipeline: () => buildSandboxUsagePipeline(page({ scope: { orgIds: null, externalUserId: null } })), indexes: [INDEXES.eventsByTypeTime] },
+    {
+      name: "MKA1 on behalf of an external user (each session looked up)",
+      collection: COLLECTIONS.usageEvents,
+      pipeline: () => buildSandboxUsagePipeline(page({ scope: { orgIds: ["acme"], externalUserId: "cust-1" } })),
+      indexes: [INDEXES.eventsByOrgTypeTime, INDEXES.sessionsBySessionOrg],
+    },
     {
       name: "OpenComputer memory from rollups",
       ...asCase(() => buildMemoryUsagePipeline({ source: "rollups", orgId: "acme", sandboxIds: ["sb-1", "sb-2"], window, now: NOW, externalUserId: null })),
@@ -104,13 +127,19 @@ describe("every query's first stage is served by its named index", () => {
       indexes: [INDEXES.sessionsByOrgSandboxStart],
     },
     { name: "tag keys", collection: COLLECTIONS.sandboxes, pipeline: () => buildTagKeysPipeline("acme"), indexes: [INDEXES.sandboxesByOrg] },
-    { name: "ingest: session starts", collection: COLLECTIONS.usageEvents, pipeline: () => buildSessionStartsPipeline("acme", ["s1"]), indexes: [INDEXES.eventsByOrgSession] },
-    { name: "ingest: session ends", collection: COLLECTIONS.usageEvents, pipeline: () => buildSessionEndsPipeline("acme", ["s1"]), indexes: [INDEXES.eventsByOrgSession] },
-    { name: "ingest: sandbox alias and tags", collection: COLLECTIONS.sessions, pipeline: () => buildSandboxAttributesPipeline("acme", ["sb-1"]), indexes: [INDEXES.sessionsByOrgSandboxStart] },
-    { name: "ingest: hour rollups", collection: COLLECTIONS.usageEvents, pipeline: () => buildOperationHoursPipeline("acme", window.from, window.to, "refresh"), indexes: [INDEXES.eventsByOrgTypeTime] },
-    { name: "ingest: day rollups", collection: COLLECTIONS.opsByHour, pipeline: () => buildOperationDaysPipeline("acme", window.from, window.to, "refresh"), indexes: [INDEXES.opsByHourOrgTime] },
-    { name: "ingest: memory minutes", collection: COLLECTIONS.usageEvents, pipeline: () => buildMemoryMinutesPipeline("acme", ["sb-1"], window.from, window.to, "refresh"), indexes: [INDEXES.eventsByOrgSandboxTypeTime] },
-    { name: "rebuild: memory minutes", collection: COLLECTIONS.usageEvents, pipeline: () => buildMemoryMinutesPipeline("acme", null, window.from, window.to, "rebuild"), indexes: [INDEXES.eventsByOrgTypeTime] },
+    { name: "tag keys on behalf of an external user", collection: COLLECTIONS.sessions, pipeline: () => buildUserTagKeysPipeline("acme", "cust-1"), indexes: [INDEXES.sessionsByOrgExternalUser, "_id_"] },
+    {
+      name: "ingest: memory minutes of touched sandboxes",
+      collection: COLLECTIONS.usageEvents,
+      pipeline: () => [{ $match: { org_id: "acme", sandbox_id: "sb-1", type: "sandbox.memory", ts: { $gte: window.from, $lt: window.to } } }, { $group: { _id: null, n: { $sum: 1 } } }],
+      indexes: [INDEXES.eventsByOrgSandboxTypeTime],
+    },
+    {
+      name: "ingest: a start's first stop at or after it",
+      collection: COLLECTIONS.usageEvents,
+      pipeline: () => [{ $match: { org_id: "acme", session_id: "s1", operation: { $in: ["session_stop", "session_terminate"] }, ts: { $gte: window.from } } }, { $sort: { ts: 1 } }, { $limit: 1 }],
+      indexes: [INDEXES.eventsByOrgSession],
+    },
   ];
 
   for (const c of cases) {

@@ -35,7 +35,8 @@ function shuffled<T>(items: T[], seed: number): T[] {
 describe("sandbox derivation at ingest", () => {
   let t: TestApp;
   const sandboxesOf = (org: string) =>
-    t.deps.cols.sandboxes.find({ org_id: org }, { projection: { _id: 0 } }).sort({ sandbox_id: 1 }).toArray();
+    // alias_at/alias_session: which start the alias came from (bookkeeping for the next one).
+    t.deps.cols.sandboxes.find({ org_id: org }, { projection: { _id: 0, alias_at: 0, alias_session: 0 } }).sort({ sandbox_id: 1 }).toArray();
 
   beforeAll(async () => {
     t = await startTestApp({ clock: fixedClock("2026-05-04T00:00:00Z"), label: "sandboxes" });

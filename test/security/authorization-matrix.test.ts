@@ -69,6 +69,9 @@ const GQL_MKA1 = `sandboxUsage(startTime: ${unix(DAY.from)}, endTime: ${unix(DAY
 const GQL_BUCKETS = "{ hasMore data { startTime results { userId numOperations numSessions durationMs } } }";
 const GQL_ROLLUP = `usageRollup(period: "custom", start: "${DAY.from}", end: "${DAY.to}") { periodStart results { key sandboxSeconds storageGbHours creditCents } }`;
 const GQL_QUANTITIES = `memoryUsage(from: "${DAY.from}", to: "${DAY.to}") { totals { uptimeSeconds memoryUsedGbSeconds memoryAllocatedGbSeconds } } usage(from: "${DAY.from}", to: "${DAY.to}") { memoryGbSeconds diskOverageGbSeconds }`;
+/** A budget that never fires (creating one sends nothing anyway). */
+const BUDGET = { name: "matrix", metric: "credit_cents", period: "month", thresholds: [1e9], webhook: { url: "https://hooks.example.com/matrix", secret: "whsec_matrix_0123456789" } };
+
 /** Default prices (so a PUT in the matrix changes no cost any later answer shows). */
 const PRICES = { sandbox_vcpu_hour_cents: 5, computer_vcpu_hour_cents: 10, storage_gb_hour_cents: 0.014 };
 /** A memory sample years before any window read here: writing it (or its duplicate) changes no answer. */
@@ -91,6 +94,8 @@ const ENDPOINTS: Endpoint[] = [
   { name: "OpenComputer tag keys", surface: "opencomputer", method: "GET", url: "/api/tags", expected: READ },
   // Platform
   { name: "prices of acme", surface: "fastapi", method: "GET", url: "/api/v1/orgs/acme/prices", expected: ADMIN },
+  { name: "budgets of acme", surface: "miosa", method: "GET", url: "/api/v1/orgs/acme/budgets", expected: ADMIN },
+  gql("_entities Organization acme budgets", '{ _entities(representations: [{ __typename: "Organization", id: "acme" }]) { ... on Organization { budgets { id } } } }', ADMIN),
   // GraphQL reads
   gql("viewer", "{ viewer { organization { id } user { id } scopes onBehalfOf } }", expect8({ read: 200, ingest: 200, admin: 200, clusterAdmin: 200, otherOrg: 200, onBehalfOf: 200 })),
   gql("sandboxUsage", `{ ${GQL_MKA1} ${GQL_BUCKETS} }`, READ),
@@ -115,6 +120,13 @@ const ENDPOINTS: Endpoint[] = [
   // Writes (after every read)
   { name: "ingest for acme", surface: "fastapi", method: "POST", url: "/api/v1/usage/events", body: { events: [HARMLESS_EVENT] }, write: true, expected: expect8({ read: 403, ingest: 200, admin: 403, clusterAdmin: 200, otherOrg: 403, onBehalfOf: 403 }) },
   { name: "create an acme key", surface: "fastapi", method: "POST", url: "/api/v1/api-keys", body: { org_id: "acme", user_id: "matrix", scopes: ["read"] }, write: true, expected: { ...ADMIN, admin: 201, clusterAdmin: 201 } },
+  { name: "create an acme budget", surface: "miosa", method: "POST", url: "/api/v1/orgs/acme/budgets", body: BUDGET, write: true, expected: { ...ADMIN, admin: 201, clusterAdmin: 201 } },
+  gql(
+    "createBudget(org: acme)",
+    'mutation { createBudget(org: "acme", input: { name: "m", metric: credit_cents, period: month, thresholds: [1e9], webhook: { url: "https://hooks.example.com/m", secret: "whsec_matrix_0123456789" } }) { id } }',
+    ADMIN,
+    true,
+  ),
   { name: "replace acme's prices", surface: "fastapi", method: "PUT", url: "/api/v1/orgs/acme/prices", body: PRICES, write: true, expected: ADMIN },
   { name: "retag sb-a2", surface: "opencomputer", method: "PUT", url: "/api/sandboxes/sb-a2/tags", body: { team: "growth", env: "prod" }, write: true, expected: expect8({ read: 403, ingest: 200, admin: 200, clusterAdmin: 404, otherOrg: 404, onBehalfOf: 403 }) },
   gql(

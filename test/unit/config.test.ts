@@ -27,4 +27,12 @@ describe("loadConfig", () => {
     const problems = (err as ConfigError).problems.map((p) => p.split(":")[0]);
     expect(problems.sort()).toEqual(["BOOTSTRAP_ADMIN_KEY", "LOG_LEVEL", "MONGODB_DB", "MONGODB_URI", "PORT"]);
   });
+
+  it("guards webhooks by default and runs the budget worker", () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ WEBHOOK_ALLOW_PRIVATE: false, BUDGET_WORKER: true, BUDGET_POLL_INTERVAL_MS: 1000, WEBHOOK_TIMEOUT_MS: 10_000 });
+    expect(loadConfig({ WEBHOOK_ALLOW_PRIVATE: "true" }).WEBHOOK_ALLOW_PRIVATE).toBe(true);
+    expect(() => loadConfig({ WEBHOOK_ALLOW_PRIVATE: "yes" })).toThrow("WEBHOOK_ALLOW_PRIVATE");
+    expect(() => loadConfig({ WEBHOOK_SECRET_KEY: "short" })).toThrow("WEBHOOK_SECRET_KEY");
+  });
 });

@@ -6,39 +6,38 @@ const base = {
   groupBy: ["provider" as const],
   from: new Date("2026-05-27T10:30:00Z"),
   to: new Date("2026-05-27T13:00:00Z"),
-  firstBucket: new Date("2026-05-27T10:00:00Z"),
-  endBucket: new Date("2026-05-27T13:00:00Z"),
+  boundaries: [Date.parse("2026-05-27T10:00:00Z"), Date.parse("2026-05-27T11:00:00Z"), Date.parse("2026-05-27T12:00:00Z"), Date.parse("2026-05-27T13:00:00Z")],
+  timeZone: "UTC",
 };
 
-describe("buildSandboxUsagePipeline", () => {
+describe("buildSandboxUsagePipeline (raw events)", () => {
   it("opens with an index-served $match: org equality, operation type, half-open time range", () => {
-    const [first] = buildSandboxUsagePipeline({ ...base, scope: { orgIds: ["acme"], sessions: null } });
+    const [first] = buildSandboxUsagePipeline({ ...base, scope: { orgIds: ["acme"], externalUserId: null } });
     expect(first).toEqual({ $match: { org_id: "acme", type: "sandbox.operation", ts: { $gte: base.from, $lt: base.to } } });
   });
 
   it("uses $in for several orgs and no org for all orgs", () => {
-    expect(buildSandboxUsagePipeline({ ...base, scope: { orgIds: ["a", "b"], sessions: null } })[0]!.$match.org_id).toEqual({ $in: ["a", "b"] });
-    expect(buildSandboxUsagePipeline({ ...base, scope: { orgIds: null, sessions: null } })[0]!.$match.org_id).toBeUndefined();
+    expect(buildSandboxUsagePipeline({ ...base, scope: { orgIds: ["a", "b"], externalUserId: null } })[0]!.$match.org_id).toEqual({ $in: ["a", "b"] });
+    expect(buildSandboxUsagePipeline({ ...base, scope: { orgIds: null, externalUserId: null } })[0]!.$match.org_id).toBeUndefined();
   });
 
-  it("holds each on-behalf-of session id to its own org (ids are unique per org only)", () => {
-    // All of the user's sessions in one org: that org becomes the match's org, even across all orgs.
-    const one = buildSandboxUsagePipeline({ ...base, scope: { orgIds: null, sessions: new Map([["acme", ["s1"]]]) } })[0]!.$match;
-    expect(one).toMatchObject({ org_id: "acme", session_id: { $in: ["s1"] } });
-    // Several orgs: one clause per org.
-    const two = buildSandboxUsagePipeline({ ...base, scope: { orgIds: ["acme", "globex"], sessions: new Map([["acme", ["s1"]], ["globex", ["s9"]]]) } })[0]!.$match;
-    expect(two.$or).toEqual([{ org_id: "acme", session_id: { $in: ["s1"] } }, { org_id: "globex", session_id: { $in: ["s9"] } }]);
-    // No sessions at all: nothing can match.
-    expect(buildSandboxUsagePipeline({ ...base, scope: { orgIds: ["acme"], sessions: new Map() } })[0]!.$match.session_id).toEqual({ $in: [] });
+  it("restricts to an external user by looking each session up, never by inlining session ids", () => {
+    const pipeline = buildSandboxUsagePipeline({ ...base, scope: { orgIds: ["acme"], externalUserId: "u-1" } });
+    expect(JSON.stringify(pipeline)).not.toContain("$in");
+    expect(pipeline[1]!.$lookup.from).toBe("sessions");
+    expect(pipeline[2]).toEqual({ $match: { "session.external_user_id": "u-1" } });
   });
 
-  it("densifies the page's buckets by the width's unit within [firstBucket, endBucket)", () => {
-    const pipeline = buildSandboxUsagePipeline({ ...base, scope: { orgIds: ["acme"], sessions: null } });
-    const densify = pipeline.find((s) => "$densify" in s)!.$densify;
-    expect(densify).toEqual({ field: "start", range: { step: 1, unit: "hour", bounds: [base.firstBucket, base.endBucket] } });
-    // Ungrouped dimensions are the literal null in every result.
-    const push = pipeline.find((s) => s.$group?.results)!.$group.results.$push;
-    expect(push.user_id).toBeNull();
-    expect(push.provider).toBe("$_id.provider");
+  it("counts distinct sessions by grouping twice (no set of ids is ever built) and emits rows, not buckets", () => {
+    const pipeline = buildSandboxUsagePipeline({ ...base, scope: { orgIds: ["acme"], externalUserId: null } });
+    const text = JSON.stringify(pipeline);
+    expect(text).not.toMatch(/\$push|\$addToSet|\$densify/);
+    const groups = pipeline.filter((s) => s.$group);
+    expect(groups).toHaveLength(2);
+    expect(groups[0]!.$group._id).toMatchObject({ o: "$org_id", s: "$session_id" });
+    expect(groups[1]!.$group.num_sessions).toEqual({ $sum: 1 });
+    // Buckets come from the page's own boundaries (equal hours here: a step from the first).
+    const first = new Date(base.boundaries[0]!);
+    expect(groups[0]!.$group._id.bucket).toEqual({ $add: [first, { $multiply: [{ $floor: { $divide: [{ $subtract: ["$ts", first] }, 3_600_000] } }, 3_600_000] }] });
   });
 });

@@ -74,6 +74,17 @@ export interface Plan {
   bounds: FieldBounds[];
 }
 
+/**
+ * Whether every document the filter can match is in a partial index: here, when the partial
+ * filter is plain equalities that the query's own top-level equalities repeat (as MongoDB needs
+ * the query to imply the partial filter). No partial filter: always.
+ */
+function coversPartial(filter: Doc, partial: unknown): boolean {
+  if (partial === undefined || partial === null) return true;
+  if (typeof partial !== "object") return false;
+  return Object.entries(partial as Doc).every(([field, value]) => isIndexableScalar(value) && value !== null && filter[field] === value);
+}
+
 /** The index that pins down the longest prefix of its fields (equalities first), if any. */
 export function planFilter(filter: Doc, indexes: Iterable<Index>): Plan | null {
   const conditions = new Map<string, Condition>();
@@ -82,7 +93,7 @@ export function planFilter(filter: Doc, indexes: Iterable<Index>): Plan | null {
   let best: Plan | null = null;
   let bestScore = 0;
   for (const index of indexes) {
-    if (index.multikey || index.spec.partialFilterExpression || index.spec.sparse) continue;
+    if (index.multikey || index.spec.sparse || !coversPartial(filter, index.spec.partialFilterExpression)) continue;
     const bounds: FieldBounds[] = [];
     let score = 0;
     let points = 1;
