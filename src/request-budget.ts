@@ -12,13 +12,24 @@ import { AppError } from "./errors.js";
 interface Budget {
   /** performance.now() past which the request may not start or continue database work. */
   deadline: number;
+  /** The budget's size, for renewedBudget. */
+  ms: number;
 }
 
 const current = new AsyncLocalStorage<Budget>();
 
 /** Runs `fn` (and everything it starts) within a budget of `ms` milliseconds of database time. */
 export function withRequestBudget<T>(ms: number, fn: () => T): T {
-  return current.run({ deadline: performance.now() + ms }, fn);
+  return current.run({ deadline: performance.now() + ms, ms }, fn);
+}
+
+/**
+ * Runs `fn` with a budget of the current one's full size: for a CSV export, which is the whole
+ * answer however many pages it takes (DESIGN §10) — each page gets a budget, not the export.
+ */
+export function renewedBudget<T>(fn: () => T): T {
+  const budget = current.getStore();
+  return budget ? withRequestBudget(budget.ms, fn) : fn();
 }
 
 export const budgetSpent = () => new AppError("TIMEOUT", "The request exceeded its database time budget");

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fixedClock } from "../../src/clock.js";
 import { queryOptions, runPlanned } from "../../src/deps.js";
 import { asAppError } from "../../src/errors.js";
-import { maxTimeMS, withRequestBudget } from "../../src/request-budget.js";
+import { maxTimeMS, renewedBudget, withRequestBudget } from "../../src/request-budget.js";
 import { startTestApp, type TestApp } from "../helpers/app.js";
 import { ingest, memorySample, start } from "../helpers/events.js";
 
@@ -68,6 +68,15 @@ describe("the request's database time budget", () => {
       return (() => maxTimeMS(60_000))();
     }).catch((e: unknown) => e);
     expect(asAppError(spent)).toMatchObject({ kind: "TIMEOUT", status: 504 });
+  });
+
+  it("gives each page of a CSV export a budget of its own (the export is the whole answer)", async () => {
+    const perPage = await withRequestBudget(30, async () => {
+      await sleep(40); // the request's budget is spent…
+      return renewedBudget(() => maxTimeMS(60_000)); // …the next page still gets its 30 ms
+    });
+    expect(perPage).toBeGreaterThan(0);
+    expect(perPage).toBeLessThanOrEqual(30);
   });
 
   it("GraphQL: every aggregation of a request shares the 50 ms, and the request answers TIMEOUT with HTTP 504", async () => {
