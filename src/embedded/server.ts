@@ -7,6 +7,7 @@
 import net from "node:net";
 import { executeCommand } from "./engine/commands.js";
 import { Cursors } from "./engine/cursors.js";
+import { noteWireBytes } from "./engine/limits.js";
 import type { Doc } from "./engine/paths.js";
 import { Store } from "./engine/store.js";
 import { isWriteCommand, Journal } from "./journal.js";
@@ -107,6 +108,8 @@ export class EmbeddedMongoServer {
       if (err instanceof ProtocolError || err instanceof Error) socket.destroy();
       return;
     }
+    // limits.ts: documents of a message within the document limit need no size check.
+    noteWireBytes(request.command, message.length);
     const reply = this.run(request.command, connectionId);
     if (request.moreToCome || socket.destroyed) return;
     let bytes: Buffer;

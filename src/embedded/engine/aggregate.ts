@@ -15,6 +15,7 @@ import { type Prepared, prepare, type PrepareEnv } from "./prepare.js";
 import { cloneDoc, type Doc, isPlainObject, valuesAtPath } from "./paths.js";
 import type { Store } from "./store.js";
 import { applyUpdate } from "./update.js";
+import { checkInsertSize, checkUpdatedSize, checkUpsertSize } from "./limits.js";
 
 export interface PipelineRequest {
   db: string;
@@ -119,7 +120,10 @@ function runOut(store: Store, db: string, spec: unknown, results: Doc[]): void {
   const existing = store.collection(t.db, t.coll);
   const fresh = new Collection(t.db, t.coll);
   for (const index of existing?.indexes.values() ?? []) if (index.name !== "_id_") fresh.createIndex(index.spec);
-  for (const doc of results) fresh.insert(withId(doc));
+  for (const doc of results) {
+    checkInsertSize(doc);
+    fresh.insert(withId(doc));
+  }
   store.install(fresh);
 }
 
@@ -160,7 +164,12 @@ function runMerge(store: Store, db: string, spec: unknown, results: Doc[], varia
     }
     const match = firstExact(coll, keyIndex, filter, on);
     if (!match) {
-      if (whenNotMatched === "insert") coll.insert(withId(result));
+      if (whenNotMatched === "insert") {
+        // mongod inserts (BadValue) when whenMatched is "fail", else upserts (17420).
+        if (whenMatched === "fail") checkInsertSize(result);
+        else checkUpsertSize(result);
+        coll.insert(withId(result));
+      }
       else if (whenNotMatched === "fail") {
         throw new MongoCommandError(ErrorCodes.MergeWhenNotMatchedFail, "MergeStageNoMatchingDocument",
           "$merge could not find a matching document in the target collection for at least one document in the source collection");
@@ -192,7 +201,10 @@ function runMerge(store: Store, db: string, spec: unknown, results: Doc[], varia
       next = applyUpdate(existing, next, { isInsert: false });
     } else throw badValue(`unknown whenMatched mode: ${String(whenMatched)}`);
     // An unchanged document is not rewritten (nor are its index entries), as mongod skips no-op updates.
-    if (compareValues(next, existing) !== 0) coll.replace(rid, next);
+    if (compareValues(next, existing) !== 0) {
+      checkUpdatedSize(next);
+      coll.replace(rid, next);
+    }
   }
 }
 

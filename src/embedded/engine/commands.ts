@@ -11,6 +11,7 @@ import { Cursors, DEFAULT_FIRST_BATCH } from "./cursors.js";
 import { badValue, checkDeadline, ErrorCodes, MongoCommandError, toErrorReply } from "./errors.js";
 import { executes, executionStats, queryPlanner, serverInfo, type Verbosity, verbosityOf } from "./explain.js";
 import type { IndexSpec } from "./indexes.js";
+import { checkInsertSize, checkUpdatedSize, checkUpsertSize, fitsByWire, getParameterCommand, setParameterCommand } from "./limits.js";
 import { findScriptOperator, newQuery } from "./mingo-options.js";
 import { cloneDoc, type Doc, isPlainObject } from "./paths.js";
 import type { Store } from "./store.js";
@@ -228,8 +229,11 @@ function insert(ctx: CommandContext, cmd: Doc): Doc {
   if (!Array.isArray(documents)) throw badValue("'documents' must be an array");
   const { coll } = ctx.store.ensureCollection(ctx.db, name);
   let n = 0;
+  // A command whose wire message fits the document limit needs no per-document size check.
+  const sized = !fitsByWire(cmd);
   const errors = eachWrite(documents as Doc[], cmd.ordered !== false, (d) => {
     if (!isPlainObject(d)) throw badValue("document to insert must be an object");
+    if (sized) checkInsertSize(d);
     coll.insert(withId(d));
     n++;
   });
@@ -259,6 +263,7 @@ function updateOne(coll: Collection, s: UpdateStatement): { n: number; nModified
     const next = applyUpdate(current, u, { isInsert: false, arrayFilters: s.arrayFilters });
     n++;
     if (!sameDoc(current, next)) {
+      checkUpdatedSize(next);
       coll.replace(rid, next);
       nModified++;
     }
@@ -278,6 +283,7 @@ function upsertInsert(coll: Collection, filter: Doc, u: UpdateSpec, arrayFilters
   const seed = seedFromFilter(filter);
   const base = isModifier(u) || Array.isArray(u) ? seed : seed._id !== undefined ? { _id: seed._id } : {};
   const created = withId(applyUpdate(base, u, { isInsert: true, arrayFilters }));
+  checkUpsertSize(created);
   coll.insert(created);
   return created;
 }
@@ -352,6 +358,7 @@ function findAndModify(ctx: CommandContext, cmd: Doc): Doc {
   }
   if (hit) {
     const next = applyUpdate(hit[1], u!, { isInsert: false, arrayFilters: cmd.arrayFilters as Doc[] | undefined });
+    checkUpdatedSize(next);
     coll.replace(hit[0], next);
     return { lastErrorObject: { n: 1, updatedExisting: true }, value: project(cmd.new === true ? next : hit[1]), ok: 1 };
   }
@@ -507,6 +514,9 @@ const handlers: Record<string, Handler> = {
   listCollections,
   create,
   drop,
+  // limits.ts: the server parameters behind the engine's limits.
+  setParameter: (ctx, cmd) => setParameterCommand(ctx.db, cmd),
+  getParameter: (ctx, cmd) => getParameterCommand(ctx.db, cmd),
   dropDatabase: (ctx) => {
     ctx.store.dropDatabase(ctx.db);
     return { dropped: ctx.db, ok: 1 };

@@ -13,6 +13,7 @@ export class MongoCommandError extends Error {
 export const ErrorCodes = {
   BadValue: 2,
   FailedToParse: 9,
+  Unauthorized: 13,
   TypeMismatch: 14,
   InvalidLength: 16,
   NamespaceNotFound: 26,
@@ -22,6 +23,7 @@ export const ErrorCodes = {
   MaxTimeMSExpired: 50,
   CommandNotFound: 59,
   ImmutableField: 66,
+  ExceededMemoryLimit: 146,
   InvalidOptions: 72,
   InvalidNamespace: 73,
   IndexOptionsConflict: 85,

@@ -48,9 +48,11 @@ export function applyUpdate(doc: Doc, u: UpdateSpec, opts: { isInsert: boolean; 
     next = cloneDoc(doc);
     const { $setOnInsert, ...rest } = u;
     checkModifierTargets(doc, rest, opts.isInsert);
+    const extremes = takeExtremes(rest);
     if (Object.keys(rest).length > 0) {
       mingoUpdate(next, rest, opts.arrayFilters, undefined, { queryOptions: plainOptions() });
     }
+    if (extremes) applyExtremes(next, extremes);
     if (opts.isInsert && isPlainObject($setOnInsert)) {
       mingoUpdate(next, { $set: $setOnInsert }, undefined, undefined, { queryOptions: plainOptions() });
     }
@@ -65,6 +67,42 @@ export function applyUpdate(doc: Doc, u: UpdateSpec, opts: { isInsert: boolean; 
     next = { _id, ...rest };
   }
   return next;
+}
+
+/**
+ * `$min`/`$max` on plain (dotted) paths, taken out of `modifier` to be applied in BSON order
+ * (compare.ts: strings by UTF-8 bytes, numbers across types); mingo's compare orders strings by
+ * UTF-16 units. Positional paths (`$`, `$[]`, `$[id]`, array indexes) stay with mingo.
+ */
+function isPlainPath(path: string): boolean {
+  return !path.includes("$") && !/(^|\.)\d+(\.|$)/.test(path);
+}
+
+function takeExtremes(modifier: Doc): Array<[string, unknown, number]> | null {
+  let out: Array<[string, unknown, number]> | null = null;
+  for (const op of ["$min", "$max"] as const) {
+    const fields = modifier[op];
+    if (!isPlainObject(fields)) continue;
+    if (!Object.keys(fields).some(isPlainPath)) continue;
+    out ??= [];
+    const left: Doc = {};
+    for (const path of Object.keys(fields)) {
+      if (!isPlainPath(path)) left[path] = fields[path];
+      else out.push([path, fields[path], op === "$min" ? -1 : 1]);
+    }
+    if (Object.keys(left).length > 0) modifier[op] = left;
+    else delete modifier[op];
+  }
+  return out;
+}
+
+function applyExtremes(doc: Doc, extremes: Array<[string, unknown, number]>): void {
+  const set: Doc = {};
+  for (const [path, arg, sense] of extremes) {
+    const current = valueAt(doc, path);
+    if (current === undefined || compareValues(arg, current) * sense > 0) set[path] = cloneDoc(arg);
+  }
+  if (Object.keys(set).length > 0) mingoUpdate(doc, { $set: set }, undefined, undefined, { queryOptions: plainOptions() });
 }
 
 function immutableId(doc: Doc): MongoCommandError {

@@ -26,7 +26,8 @@ import { Lazy, type Iterator } from "mingo/lazy";
 import type { Options } from "mingo/types";
 import { compareValues } from "../compare.js";
 import { EqualityKeys } from "../equality.js";
-import { MongoCommandError } from "../errors.js";
+import { ErrorCodes, MongoCommandError } from "../errors.js";
+import { approximateSize, parameters } from "../limits.js";
 import { type ComputeOptions, computeOptionsFrom, type Evaluate, ExpressionCompiler } from "../expressions.js";
 import { type Doc, isPlainObject } from "../paths.js";
 import { NumericColumn } from "../summation.js";
@@ -129,10 +130,25 @@ class StateColumn implements Column {
   }
 }
 
+/**
+ * MongoDB bounds the memory one group's `$push`/`$addToSet` holds (internalQueryMaxPushBytes,
+ * internalQueryMaxAddToSetBytes; 100 MiB), counting each value's approximate in-memory size as it
+ * is added, and fails with ExceededMemoryLimit (146): `$group` cannot spill an accumulator to disk.
+ */
+function memoryLimitError(op: string, limit: number): MongoCommandError {
+  return new MongoCommandError(ErrorCodes.ExceededMemoryLimit, "ExceededMemoryLimit",
+    `${op} used too much memory and cannot spill to disk. Memory limit: ${limit} bytes`);
+}
+
 class Push implements State {
   private readonly items: unknown[] = [];
+  private bytes = 0;
+  constructor(private readonly limit: number) {}
   add(v: unknown): void {
-    if (v !== undefined) this.items.push(v);
+    if (v === undefined) return;
+    this.items.push(v);
+    this.bytes += approximateSize(v);
+    if (this.bytes >= this.limit) throw memoryLimitError("$push", this.limit);
   }
   value(): unknown {
     return this.items;
@@ -141,11 +157,15 @@ class Push implements State {
 
 class AddToSet implements State {
   private readonly items = new Map<string, unknown>();
-  constructor(private readonly keys: EqualityKeys) {}
+  private bytes = 0;
+  constructor(private readonly keys: EqualityKeys, private readonly limit: number) {}
   add(v: unknown): void {
     if (v === undefined) return;
     const k = this.keys.key(v);
-    if (!this.items.has(k)) this.items.set(k, v);
+    if (this.items.has(k)) return;
+    this.items.set(k, v);
+    this.bytes += approximateSize(v);
+    if (this.bytes >= this.limit) throw memoryLimitError("$addToSet", this.limit);
   }
   value(): unknown {
     return [...this.items.values()];
@@ -203,8 +223,15 @@ const NATIVE: Record<string, (keys: EqualityKeys) => Column> = {
   $max: () => new MinMaxColumn(-1),
   $first: () => new LatestColumn(),
   $last: () => new LatestColumn(),
-  $push: () => new StateColumn(() => new Push()),
-  $addToSet: (keys) => new StateColumn(() => new AddToSet(keys)),
+  // The limits are read when the stage runs (a setParameter applies to the next aggregation).
+  $push: () => {
+    const limit = parameters.internalQueryMaxPushBytes;
+    return new StateColumn(() => new Push(limit));
+  },
+  $addToSet: (keys) => {
+    const limit = parameters.internalQueryMaxAddToSetBytes;
+    return new StateColumn(() => new AddToSet(keys, limit));
+  },
   $mergeObjects: () => new StateColumn(() => new MergeObjects()),
   $count: () => new CountColumn(),
 };
