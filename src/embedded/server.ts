@@ -2,7 +2,9 @@
  * The embedded MongoDB-compatible server: a TCP listener speaking the wire protocol to the
  * official driver, executing commands against an in-memory Store. Commands run one at a time
  * (the event loop serializes them), which makes every single-document write and every unique
- * index check atomic, as they are in MongoDB.
+ * index check atomic, as they are in MongoDB. A long read outside a transaction yields between
+ * batches of its work (engine/yielding.ts), so other connections' commands are answered while it
+ * runs; each connection's own commands still run, and are answered, in the order they arrived.
  */
 import net from "node:net";
 import { executeCommand } from "./engine/commands.js";
@@ -11,7 +13,13 @@ import { noteWireBytes } from "./engine/limits.js";
 import type { Doc } from "./engine/paths.js";
 import { Store } from "./engine/store.js";
 import { isWriteCommand, Journal } from "./journal.js";
-import { encodeReply, parseMessage, ProtocolError, readHeader } from "./wire.js";
+import { encodeReply, parseMessage, ProtocolError, readHeader, type Request } from "./wire.js";
+
+interface ConnectionOrder {
+  /** A command of this connection is running (yielding); later messages wait in `waiting`. */
+  busy: boolean;
+  waiting: Buffer[];
+}
 
 const MAX_MESSAGE_BYTES = 48_000_000;
 
@@ -76,10 +84,19 @@ export class EmbeddedMongoServer {
     return executeCommand({ db, store: this.store, cursors: this.cursors, connectionId }, command);
   }
 
+  /** `run`, except that a long read may yield: its reply is then a Promise. Writes never yield. */
+  private runYielding(command: Doc, connectionId: number): Doc | Promise<Doc> {
+    if (this.journal && isWriteCommand(command)) return this.run(command, connectionId);
+    const db = typeof command.$db === "string" ? command.$db : "admin";
+    return executeCommand({ db, store: this.store, cursors: this.cursors, connectionId, yielding: true }, command);
+  }
+
   private accept(socket: net.Socket): void {
     this.sockets.add(socket);
     socket.setNoDelay(true);
     const connectionId = this.nextConnectionId++;
+    // Messages that arrived while this connection's previous command was still running (yielding).
+    const order: ConnectionOrder = { busy: false, waiting: [] };
     let pending: Buffer = Buffer.alloc(0);
     socket.on("data", (chunk) => {
       pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
@@ -92,14 +109,18 @@ export class EmbeddedMongoServer {
         if (pending.length < length) break;
         const message = pending.subarray(0, length);
         pending = pending.subarray(length);
-        this.handle(socket, message, connectionId);
+        this.handle(socket, message, connectionId, order);
       }
     });
     socket.on("error", () => socket.destroy());
     socket.on("close", () => this.sockets.delete(socket));
   }
 
-  private handle(socket: net.Socket, message: Buffer, connectionId: number): void {
+  private handle(socket: net.Socket, message: Buffer, connectionId: number, order: ConnectionOrder): void {
+    if (order.busy) {
+      order.waiting.push(message);
+      return;
+    }
     let request;
     try {
       request = parseMessage(message);
@@ -110,7 +131,20 @@ export class EmbeddedMongoServer {
     }
     // limits.ts: documents of a message within the document limit need no size check.
     noteWireBytes(request.command, message.length);
-    const reply = this.run(request.command, connectionId);
+    const reply = this.runYielding(request.command, connectionId);
+    if (reply instanceof Promise) {
+      order.busy = true;
+      void reply.then((r) => {
+        order.busy = false;
+        this.respond(socket, request, r);
+        while (!order.busy && order.waiting.length > 0) this.handle(socket, order.waiting.shift()!, connectionId, order);
+      });
+      return;
+    }
+    this.respond(socket, request, reply);
+  }
+
+  private respond(socket: net.Socket, request: Request, reply: Doc): void {
     if (request.moreToCome || socket.destroyed) return;
     let bytes: Buffer;
     try {

@@ -4,7 +4,7 @@
  * MongoCommandError that becomes MongoDB's `{ok: 0, code, codeName, errmsg}`.
  */
 import { Long } from "bson";
-import { explainPipeline, runPipeline } from "./aggregate.js";
+import { explainPipeline, runPipeline, runPipelineYielding } from "./aggregate.js";
 import type { Collection } from "./collection.js";
 import { withId } from "./collection.js";
 import { Cursors, DEFAULT_FIRST_BATCH } from "./cursors.js";
@@ -17,17 +17,21 @@ import { cloneDoc, type Doc, isPlainObject } from "./paths.js";
 import type { Store } from "./store.js";
 import { sortDocs } from "./sort.js";
 import { applyUpdate, checkUpdate, isModifier, seedFromFilter, type UpdateSpec } from "./update.js";
+import { matchingDocsYielding, mayYield, Yielder } from "./yielding.js";
 
 export const SERVER_VERSION = "7.0.0";
 const MAX_WIRE_VERSION = 21;
 
-type Handler = (ctx: CommandContext, cmd: Doc) => Doc;
+/** A handler answers at once, or (a yielding read, see yielding.ts) later. */
+type Handler = (ctx: CommandContext, cmd: Doc) => Doc | Promise<Doc>;
 
 export interface CommandContext {
   db: string;
   store: Store;
   cursors: Cursors;
   connectionId: number;
+  /** Long reads may yield (yielding.ts): their reply is then a Promise. Unset: every reply is immediate. */
+  yielding?: boolean;
 }
 
 function num(v: unknown, fallback?: number): number | undefined {
@@ -110,16 +114,24 @@ function findSpec(ctx: CommandContext, cmd: Doc) {
   };
 }
 
-function find(ctx: CommandContext, cmd: Doc): Doc {
+function find(ctx: CommandContext, cmd: Doc): Doc | Promise<Doc> {
   const deadline = deadlineOf(cmd);
-  const { name, coll, filter, shaping } = findSpec(ctx, cmd);
-  const docs = coll ? shape(coll.matchingDocs(filter), shaping) : [];
-  checkDeadline(deadline);
-  const singleBatch = cmd.singleBatch === true || (num(cmd.limit, 0)! < 0);
-  return ctx.cursors.start(`${ctx.db}.${name}`, docs, num(cmd.batchSize), singleBatch);
+  const spec = findSpec(ctx, cmd);
+  if (ctx.yielding && spec.coll && mayYield(cmd)) {
+    const y = new Yielder(deadline);
+    return matchingDocsYielding(spec.coll, spec.filter, y).then((matched) => findReply(ctx, cmd, spec, matched, deadline));
+  }
+  return findReply(ctx, cmd, spec, spec.coll ? spec.coll.matchingDocs(spec.filter) : [], deadline);
 }
 
-function aggregate(ctx: CommandContext, cmd: Doc): Doc {
+function findReply(ctx: CommandContext, cmd: Doc, spec: ReturnType<typeof findSpec>, matched: Doc[], deadline: number | undefined): Doc {
+  const docs = shape(matched, spec.shaping);
+  checkDeadline(deadline);
+  const singleBatch = cmd.singleBatch === true || (num(cmd.limit, 0)! < 0);
+  return ctx.cursors.start(`${ctx.db}.${spec.name}`, docs, num(cmd.batchSize), singleBatch);
+}
+
+function aggregate(ctx: CommandContext, cmd: Doc): Doc | Promise<Doc> {
   const target = cmd.aggregate;
   const collection = target === 1 ? null : collName(cmd, "aggregate");
   if (!isPlainObject(cmd.cursor) && cmd.explain !== true) {
@@ -130,9 +142,10 @@ function aggregate(ctx: CommandContext, cmd: Doc): Doc {
   const request = { db: ctx.db, collection, pipeline, variables: isPlainObject(cmd.let) ? cmd.let : undefined, deadline };
   // `explain: true` on the command itself is the old form of explain, at queryPlanner verbosity.
   if (cmd.explain === true) return { explainVersion: "1", ...explainPipeline(ctx.store, request, "queryPlanner"), ok: 1 };
-  const results = runPipeline(ctx.store, request);
   const cursorOpts = isPlainObject(cmd.cursor) ? cmd.cursor : {};
-  return ctx.cursors.start(`${ctx.db}.${collection ?? "$cmd.aggregate"}`, results, num(cursorOpts.batchSize, DEFAULT_FIRST_BATCH));
+  const reply = (results: Doc[]) => ctx.cursors.start(`${ctx.db}.${collection ?? "$cmd.aggregate"}`, results, num(cursorOpts.batchSize, DEFAULT_FIRST_BATCH));
+  if (ctx.yielding && mayYield(cmd)) return runPipelineYielding(ctx.store, request, new Yielder(deadline)).then(reply);
+  return reply(runPipeline(ctx.store, request));
 }
 
 /**
@@ -523,8 +536,13 @@ const handlers: Record<string, Handler> = {
   },
 };
 
-/** Executes one command; every failure becomes an error reply, never an exception. */
-export function executeCommand(ctx: CommandContext, cmd: Doc): Doc {
+/**
+ * Executes one command; every failure becomes an error reply, never an exception. The reply is
+ * immediate unless `ctx.yielding` lets a long read yield, when it may be a Promise (never rejected).
+ */
+export function executeCommand(ctx: CommandContext & { yielding?: false }, cmd: Doc): Doc;
+export function executeCommand(ctx: CommandContext, cmd: Doc): Doc | Promise<Doc>;
+export function executeCommand(ctx: CommandContext, cmd: Doc): Doc | Promise<Doc> {
   const name = Object.keys(cmd)[0];
   const handler = name === undefined ? undefined : handlers[name];
   if (!handler) {
@@ -536,7 +554,8 @@ export function executeCommand(ctx: CommandContext, cmd: Doc): Doc {
     return { ok: 0, errmsg: `${script} is not allowed: this server does not run client JavaScript`, code: ErrorCodes.BadValue, codeName: "BadValue" };
   }
   try {
-    return handler(ctx, cmd);
+    const reply = handler(ctx, cmd);
+    return reply instanceof Promise ? reply.catch(toErrorReply) : reply;
   } catch (err) {
     return toErrorReply(err);
   }

@@ -2,7 +2,8 @@
  * MongoDB's limits, with MongoDB's error codes and messages, in one place: the 16 MiB of BSON a
  * stored document may take (on every write path), and the server parameters that bound memory and
  * generated documents (`internalQueryMaxPushBytes`, `internalQueryMaxAddToSetBytes`,
- * `internalQueryMaxAllowedDensifyDocs`), which `setParameter` changes as on mongod.
+ * `internalQueryMaxAllowedDensifyDocs`) and how long a read runs between yields
+ * (`internalQueryExecYieldPeriodMS`), which `setParameter` changes as on mongod.
  */
 import { Binary, calculateObjectSize, Decimal128, Long, ObjectId, Timestamp } from "bson";
 import { badValue, ErrorCodes, MongoCommandError } from "./errors.js";
@@ -129,12 +130,15 @@ export interface ServerParameters {
   internalQueryMaxAddToSetBytes: number;
   /** Documents one `$densify` may generate (mongod: 500,000). */
   internalQueryMaxAllowedDensifyDocs: number;
+  /** Milliseconds a read runs before it yields to other connections' commands (mongod: 10). */
+  internalQueryExecYieldPeriodMS: number;
 }
 
 export const DEFAULT_PARAMETERS: Readonly<ServerParameters> = Object.freeze({
   internalQueryMaxPushBytes: 100 * 1024 * 1024,
   internalQueryMaxAddToSetBytes: 100 * 1024 * 1024,
   internalQueryMaxAllowedDensifyDocs: 500_000,
+  internalQueryExecYieldPeriodMS: 10,
 });
 
 /** The values in force: one set per process (per worker thread), as on a mongod. */

@@ -392,7 +392,17 @@ function keyPlan(idSpec: unknown, compiler: ExpressionCompiler, keys: EqualityKe
   };
 }
 
-export function $group(collection: Iterator, spec: unknown, options: Options): Iterator {
+/**
+ * One `$group`'s state: documents are added one by one (the stage below pulls them from its input;
+ * the yielding executor pushes them, pausing between batches), then `output` gives the groups.
+ */
+export interface GroupRun {
+  add(doc: Doc): void;
+  /** The groups' documents, in the order their keys were first seen (call once, after every add). */
+  output(): IterableIterator<Doc>;
+}
+
+export function startGroup(spec: unknown, options: Options): GroupRun {
   if (!isPlainObject(spec)) throw groupError(15947, "a group's fields must be specified in an object");
   if (!Object.prototype.hasOwnProperty.call(spec, "_id")) throw groupError(15955, "a group specification must include an _id");
   const compiler = new ExpressionCompiler(options);
@@ -405,38 +415,32 @@ export function $group(collection: Iterator, spec: unknown, options: Options): I
     .map((name) => parseField(name, spec[name], compiler, fallbackOptions));
   const natives = fields.filter((f) => f.native);
   const keepDocs = natives.length !== fields.length;
+  // The states of the native accumulators, one column each.
+  const columns: Column[] = natives.map((f) => f.column(keys));
+  const groups: Group[] = [];
+  const n = natives.length;
 
-  // The states of the native accumulators, one column each (made per run: a $lookup sub-pipeline runs again).
-  let columns: Column[] = [];
-
-  function read(): Group[] {
-    columns = natives.map((f) => f.column(keys));
-    const groups: Group[] = [];
-    const n = natives.length;
-    for (let r = collection.next(); !r.done; r = collection.next()) {
-      const doc = r.value as Doc;
-      const group = plan.find(doc);
-      let fresh = false;
-      if (group.index < 0) {
-        group.index = groups.length;
-        group.id = plan.id();
-        if (keepDocs) group.docs = [];
-        for (let i = 0; i < n; i++) columns[i]!.open();
-        groups.push(group);
-        fresh = true;
-      }
-      const g = group.index;
-      for (let i = 0; i < n; i++) {
-        const f = natives[i]!;
-        if (f.firstOnly && !fresh) continue;
-        columns[i]!.add(g, f.operand(doc));
-      }
-      if (group.docs) group.docs.push(doc);
+  function add(doc: Doc): void {
+    const group = plan.find(doc);
+    let fresh = false;
+    if (group.index < 0) {
+      group.index = groups.length;
+      group.id = plan.id();
+      if (keepDocs) group.docs = [];
+      for (let i = 0; i < n; i++) columns[i]!.open();
+      groups.push(group);
+      fresh = true;
     }
-    return groups;
+    const g = group.index;
+    for (let i = 0; i < n; i++) {
+      const f = natives[i]!;
+      if (f.firstOnly && !fresh) continue;
+      columns[i]!.add(g, f.operand(doc));
+    }
+    if (group.docs) group.docs.push(doc);
   }
 
-  function output(group: Group): Doc {
+  function outputOf(group: Group): Doc {
     const out: Doc = { _id: group.id };
     let i = 0;
     for (const f of fields) {
@@ -446,10 +450,23 @@ export function $group(collection: Iterator, spec: unknown, options: Options): I
     return out;
   }
 
-  let groups: IterableIterator<Group> | null = null;
+  function* output(): IterableIterator<Doc> {
+    for (const group of groups) yield outputOf(group);
+  }
+
+  return { add, output };
+}
+
+export function $group(collection: Iterator, spec: unknown, options: Options): Iterator {
+  // Made per run of the stage (a $lookup sub-pipeline runs again); the spec is checked up front.
+  const run = startGroup(spec, options);
+  let out: IterableIterator<Doc> | null = null;
   return Lazy(() => {
-    groups ??= read().values();
-    const next = groups.next();
-    return next.done ? { done: true } : { value: output(next.value), done: false };
+    if (!out) {
+      for (let r = collection.next(); !r.done; r = collection.next()) run.add(r.value as Doc);
+      out = run.output();
+    }
+    const next = out.next();
+    return next.done ? { done: true } : { value: next.value, done: false };
   });
 }
