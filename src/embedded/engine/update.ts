@@ -96,13 +96,29 @@ function takeExtremes(modifier: Doc): Array<[string, unknown, number]> | null {
   return out;
 }
 
+/** Applies them to `doc` (the update's own copy): in place along plain objects, else by mingo's `$set` (and its errors). */
 function applyExtremes(doc: Doc, extremes: Array<[string, unknown, number]>): void {
-  const set: Doc = {};
+  let viaMingo: Doc | null = null;
   for (const [path, arg, sense] of extremes) {
     const current = valueAt(doc, path);
-    if (current === undefined || compareValues(arg, current) * sense > 0) set[path] = cloneDoc(arg);
+    if (current !== undefined && compareValues(arg, current) * sense <= 0) continue;
+    if (!setPlain(doc, path, cloneDoc(arg))) (viaMingo ??= {})[path] = cloneDoc(arg);
   }
-  if (Object.keys(set).length > 0) mingoUpdate(doc, { $set: set }, undefined, undefined, { queryOptions: plainOptions() });
+  if (viaMingo) mingoUpdate(doc, { $set: viaMingo }, undefined, undefined, { queryOptions: plainOptions() });
+}
+
+/** Sets `path` when every object on the way is a plain object or missing; false (nothing set) otherwise. */
+function setPlain(doc: Doc, path: string, value: unknown): boolean {
+  const parts = path.split(".");
+  let cur: Doc = doc;
+  for (let i = 0; i < parts.length - 1; i++) {
+    const next = cur[parts[i]!];
+    if (next === undefined) return false;
+    if (!isPlainObject(next)) return false;
+    cur = next;
+  }
+  cur[parts[parts.length - 1]!] = value;
+  return true;
 }
 
 function immutableId(doc: Doc): MongoCommandError {
