@@ -1,8 +1,9 @@
 /**
- * The embedded server runs one command at a time, so while a long query runs it cannot answer the
- * driver's heartbeat. With the service's client options that must not make the driver declare the
- * server down (which fails every query in flight with a 503): a 4-second query, heartbeats every
- * half second, and the query, and one queued behind it, still answer.
+ * A long query must not make the driver declare the embedded server down (which fails every query
+ * in flight with a 503). The server yields between batches of a long read (engine/yielding.ts), so
+ * heartbeats are answered meanwhile; and with the service's client options even a command that did
+ * not yield would be waited for: a 4-second query, heartbeats every half second, and the query, and
+ * one queued behind it, still answer.
  */
 import { MongoClient, type ServerHeartbeatFailedEvent } from "mongodb";
 import { afterAll, beforeAll, expect, it } from "vitest";
