@@ -31,7 +31,9 @@ function toIngestJson(events: UsageEventInput[]): unknown[] {
 export const Mutation: MutationResolvers = {
   recordUsageEvents: async (_parent, { events }, ctx) => {
     const principal = await ctx.principal();
-    return recordUsageEvents(ctx.deps, principal, toIngestJson(events), ["events"]);
+    const result = await recordUsageEvents(ctx.deps, principal, toIngestJson(events), ["events"]);
+    ctx.deps.metrics.countIngested(result);
+    return result;
   },
 
   setPrices: async (_parent, { org, prices }, ctx) =>
