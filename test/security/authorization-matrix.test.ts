@@ -91,6 +91,8 @@ const ENDPOINTS: Endpoint[] = [
   { name: "OpenComputer tag keys", surface: "opencomputer", method: "GET", url: "/api/tags", expected: READ },
   // Platform
   { name: "prices of acme", surface: "fastapi", method: "GET", url: "/api/v1/orgs/acme/prices", expected: ADMIN },
+  // Lists keys with last_used_at, which moves as the matrix's own keys are used: not compared across phases.
+  { name: "acme's keys", surface: "fastapi", method: "GET", url: "/api/v1/api-keys?org_id=acme", expected: ADMIN, crossOrg: true },
   // GraphQL reads
   gql("viewer", "{ viewer { organization { id } user { id } scopes onBehalfOf } }", expect8({ read: 200, ingest: 200, admin: 200, clusterAdmin: 200, otherOrg: 200, onBehalfOf: 200 })),
   gql("sandboxUsage", `{ ${GQL_MKA1} ${GQL_BUCKETS} }`, READ),
