@@ -83,6 +83,18 @@ export async function createApiKey(
 export const KEY_CACHE_TTL_MS = 4_000;
 const recentKeys = new WeakMap<Collections["apiKeys"], LRUCache<string, ApiKeyDoc>>();
 
+/**
+ * Ids this process revoked lately. A lookup that began before a revocation could otherwise put the
+ * key back into the cache, unrevoked, just after the revocation evicted it.
+ */
+const revokedHere = new WeakMap<Collections["apiKeys"], LRUCache<string, Date>>();
+
+function revokedCache(cols: Collections): LRUCache<string, Date> {
+  let cache = revokedHere.get(cols.apiKeys);
+  if (!cache) revokedHere.set(cols.apiKeys, (cache = new LRUCache<string, Date>({ max: 10_000, ttl: 2 * KEY_CACHE_TTL_MS })));
+  return cache;
+}
+
 function keyCache(cols: Collections): LRUCache<string, ApiKeyDoc> {
   let cache = recentKeys.get(cols.apiKeys);
   if (!cache) recentKeys.set(cols.apiKeys, (cache = new LRUCache<string, ApiKeyDoc>({ max: 10_000, ttl: KEY_CACHE_TTL_MS })));
@@ -95,9 +107,13 @@ export async function findKeyBySecret(cols: Collections, key: string): Promise<A
   const hash = hashSecret(key);
   const cache = keyCache(cols);
   const hit = cache.get(hash);
-  if (hit) return hit;
-  const doc = await cols.apiKeys.findOne({ secret_hash: hash });
-  if (doc) cache.set(hash, doc);
+  // Only a fresh read is cached: re-setting a hit would restart its TTL and keep a busy key cached
+  // past a revocation made elsewhere.
+  const found = hit ?? (await cols.apiKeys.findOne({ secret_hash: hash }));
+  if (!found) return null;
+  const revokedAt = found.revoked_at ? undefined : revokedCache(cols).get(found._id);
+  const doc = revokedAt ? { ...found, revoked_at: revokedAt } : found;
+  if (!hit) cache.set(hash, doc);
   return doc;
 }
 
@@ -174,6 +190,7 @@ export async function revokeApiKey(cols: Collections, id: string, orgId: string 
     { returnDocument: "after" },
   );
   if (!doc) return null;
+  revokedCache(cols).set(doc._id, now);
   keyCache(cols).delete(doc.secret_hash);
   return { ...apiKeyView(doc), revoked_at: now.toISOString() };
 }
