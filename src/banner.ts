@@ -13,10 +13,9 @@ const CREATE_BODY = `'{"org_id":"acme","user_id":"you","scopes":["read","ingest"
 
 export function startBanner(service: BannerInput, config: Config): string {
   const { url, demo, embedded } = service;
-  const databaseUri = embedded ? embedded.uri : redactUri(config.MONGODB_URI ?? "");
   const where = embedded
     ? `the embedded MongoDB at ${embedded.uri}${embedded.replayed > 0 ? `, with data replayed from ${config.EMBEDDED_DATA_DIR} (${embedded.replayed.toLocaleString("en-US")} commands)` : ""}`
-    : `MongoDB at ${databaseUri}`;
+    : `MongoDB at ${redactUri(config.MONGODB_URI ?? "")}`;
   const lines = [
     "",
     `Usage subgraph listening at ${url}, on ${where}.`,
@@ -32,19 +31,25 @@ export function startBanner(service: BannerInput, config: Config): string {
       "",
       "Then, for example:",
       `  curl -s "$USAGE_URL/api/v1/org/acme/sandboxes/usage" -H "Authorization: Bearer $READ_KEY"`,
-      `  MONGODB_URI=${databaseUri} npm run keys -- list --org acme`,
+      `  MONGODB_URI=${embedded?.uri ?? "<this service's MONGODB_URI>"} npm run keys -- list --org acme`,
       "",
     );
     return lines.join("\n");
   }
   const why = embedded && embedded.replayed > 0 ? "the data was replayed, so demo keys are not created again" : embedded ? "DEMO_DATA=false" : "MONGODB_URI is set, so no demo data is loaded";
-  lines.push(`No keys are printed (${why}). To get one:`);
+  // A real database's URI may hold a password: it is not printed, the reader has it.
+  const cli = embedded ? `MONGODB_URI=${embedded.uri} npm run keys` : "MONGODB_URI=<this service's MONGODB_URI> npm run keys";
   lines.push(
+    `No keys are printed (${why}). To get one, either:`,
     config.BOOTSTRAP_ADMIN_KEY
-      ? `  curl -s ${url}/api/v1/api-keys -H "Authorization: Bearer $BOOTSTRAP_ADMIN_KEY" -H 'content-type: application/json' -d ${CREATE_BODY}`
-      : "  - set BOOTSTRAP_ADMIN_KEY (24+ characters) and restart: it is accepted as a cluster-admin key, to create keys with POST /api/v1/api-keys; or",
+      ? "  - with this service's BOOTSTRAP_ADMIN_KEY, over HTTP:"
+      : "  - set BOOTSTRAP_ADMIN_KEY (24+ characters; a cluster-admin key) and restart, then over HTTP:",
+    `    curl -s ${url}/api/v1/api-keys -H "Authorization: Bearer $BOOTSTRAP_ADMIN_KEY" -H 'content-type: application/json' -d ${CREATE_BODY}`,
+    "  - or from a shell, straight into the database:",
+    `    ${cli} -- create --org acme --user you --scopes read,ingest,admin`,
+    "",
+    `  export USAGE_URL=${url}`,
+    "",
   );
-  lines.push(`  MONGODB_URI=${databaseUri} npm run keys -- create --org acme --user you --scopes read,ingest,admin`, "");
-  lines.push(`  export USAGE_URL=${url}`, "");
   return lines.join("\n");
 }
