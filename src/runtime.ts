@@ -45,6 +45,12 @@ async function checkPortFree(config: Config): Promise<void> {
   });
 }
 
+/** A `mongodb+srv://` name that does not resolve fails in Node's resolver, before the driver wraps anything. */
+function isDnsError(err: unknown): boolean {
+  const syscall = (err as NodeJS.ErrnoException | null)?.syscall;
+  return typeof syscall === "string" && /^(querySrv|queryTxt|getaddrinfo)$/.test(syscall);
+}
+
 /** The URI as it may be printed: without its password. */
 export function redactUri(uri: string): string {
   return uri.replace(/^(mongodb(?:\+srv)?:\/\/[^:@/]+):[^@/]*@/, "$1:***@");
@@ -60,9 +66,10 @@ export async function startService(config: Config, opts: { clock?: Clock } = {})
     database = await connectDatabase(uri, config.MONGODB_DB);
   } catch (err) {
     await embedded?.stop();
-    // The driver's own errors (unreachable, bad credentials, TLS, DNS for mongodb+srv) are the
-    // operator's to fix; their first line says what went wrong. Anything else is a bug: rethrown.
-    if (err instanceof MongoError) {
+    // The driver's own errors (unreachable, bad credentials, TLS, a malformed URI) and DNS for
+    // mongodb+srv are the operator's to fix; their first line says what went wrong. Anything else
+    // is a bug: rethrown.
+    if (err instanceof Error && (err instanceof MongoError || isDnsError(err))) {
       const reason = err.message.split("\n")[0];
       throw new StartupError(`Cannot use MongoDB at ${redactUri(uri)}: ${reason} (${err.name}). Check MONGODB_URI and that the database is reachable from here.`);
     }

@@ -11,6 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "../../scripts/processes.js";
+import { loadConfig } from "../../src/config.js";
+import { StartupError, startService } from "../../src/runtime.js";
 import { ROOT, spawnService } from "../helpers/service-process.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -67,6 +69,14 @@ describe.concurrent("start-up failures", () => {
       expect(svc.out.stderr).not.toMatch(STACK_FRAME);
     } finally {
       svc.kill();
+    }
+  });
+
+  it("a mongodb+srv:// name that does not resolve, or a malformed URI option, is a StartupError, not a stack", async ({ expect }) => {
+    for (const uri of ["mongodb+srv://usage.invalid/", "mongodb://127.0.0.1:1/?tls=maybe"]) {
+      const started = startService(loadConfig({ PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent", MONGODB_URI: uri }));
+      await expect(started).rejects.toBeInstanceOf(StartupError);
+      await expect(started).rejects.toThrow(`Cannot use MongoDB at ${uri}: `);
     }
   });
 
