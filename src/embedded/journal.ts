@@ -113,6 +113,11 @@ export class Journal {
     return reply;
   }
 
+  /** Appends one record as it is (a transaction's write set: one record, so a crash keeps all of it or none). */
+  append(entry: Doc): void {
+    writeSync(this.fd, encode(entry));
+  }
+
   close(): void {
     if (this.fd < 0) return;
     fsyncSync(this.fd);

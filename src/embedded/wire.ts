@@ -26,9 +26,17 @@ export function readHeader(buf: Buffer): Header {
   return { length: buf.readInt32LE(0), requestId: buf.readInt32LE(4), responseTo: buf.readInt32LE(8), opCode: buf.readInt32LE(12) };
 }
 
+/**
+ * The largest BSON document a command may carry, as its body or in a document sequence: the
+ * document limit plus 16 KiB for the command around it (MongoDB's BSONObjMaxInternalSize).
+ */
+export const MAX_COMMAND_BYTES = 16 * 1024 * 1024 + 16 * 1024;
+
 export interface Request {
   header: Header;
   command: Doc;
+  /** Bytes of the largest BSON document in the message (its body or a sequence entry). */
+  largestDocument: number;
   /** The client asked for no reply (unacknowledged write). */
   moreToCome: boolean;
   legacy: boolean;
@@ -57,12 +65,14 @@ export function parseMessage(msg: Buffer): Request {
     const end = flags & CHECKSUM_PRESENT ? msg.length - 4 : msg.length;
     let offset = 20;
     let body: Doc | null = null;
+    let largest = 0;
     const sequences: Array<[string, Doc[]]> = [];
     while (offset < end) {
       const kind = msg.readUInt8(offset++);
       if (kind === 0) {
         const { doc, size } = readDoc(msg, offset);
         body = doc;
+        largest = Math.max(largest, size);
         offset += size;
       } else if (kind === 1) {
         const sectionSize = msg.readInt32LE(offset);
@@ -73,6 +83,7 @@ export function parseMessage(msg: Buffer): Request {
         while (p < sectionEnd) {
           const { doc, size } = readDoc(msg, p);
           docs.push(doc);
+          largest = Math.max(largest, size);
           p += size;
         }
         sequences.push([id.value, docs]);
@@ -81,14 +92,14 @@ export function parseMessage(msg: Buffer): Request {
     }
     if (!body) throw new ProtocolError("OP_MSG without a body section");
     for (const [id, docs] of sequences) body[id] = docs;
-    return { header, command: body, moreToCome: (flags & MORE_TO_COME) !== 0, legacy: false };
+    return { header, command: body, largestDocument: largest, moreToCome: (flags & MORE_TO_COME) !== 0, legacy: false };
   }
   if (header.opCode === OP_QUERY) {
     const ns = readCString(msg, 20);
-    const { doc } = readDoc(msg, ns.next + 8);
+    const { doc, size } = readDoc(msg, ns.next + 8);
     const command = "$query" in doc && typeof doc.$query === "object" ? (doc.$query as Doc) : doc;
     const db = ns.value.split(".")[0] ?? "admin";
-    return { header, command: { ...command, $db: db }, moreToCome: false, legacy: true };
+    return { header, command: { ...command, $db: db }, largestDocument: size, moreToCome: false, legacy: true };
   }
   throw new ProtocolError(`unsupported opCode ${header.opCode}`);
 }

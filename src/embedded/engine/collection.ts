@@ -8,6 +8,7 @@ import { defaultIndexName, Index, type IndexSpec, sameKeyPattern } from "./index
 import { type Doc } from "./paths.js";
 import { type Plan, planFilter, residualFilter } from "./planner.js";
 import { newQuery } from "./mingo-options.js";
+import { RecordMap } from "./records.js";
 
 /** What a scan looked at, for explain's executionStats: index entries and documents. */
 export interface ScanStats {
@@ -16,7 +17,7 @@ export interface ScanStats {
 }
 
 export class Collection {
-  readonly docs = new Map<number, Doc>();
+  readonly docs: RecordMap<Doc> = new RecordMap<Doc>();
   readonly indexes = new Map<string, Index>();
   private nextRid = 1;
 
@@ -25,6 +26,17 @@ export class Collection {
     readonly name: string,
   ) {
     this.indexes.set("_id_", new Index({ v: 2, key: { _id: 1 }, name: "_id_", unique: true }));
+  }
+
+  /**
+   * Makes this collection a copy-on-write copy of `base` (records and indexes share structure
+   * until either side writes): the snapshot a transaction reads and writes. O(number of indexes).
+   */
+  protected adopt(base: Collection): void {
+    (this as { docs: RecordMap<Doc> }).docs = base.docs.clone();
+    this.indexes.clear();
+    for (const [name, index] of base.indexes) this.indexes.set(name, index.clone());
+    this.nextRid = base.nextRid;
   }
 
   get ns(): string {

@@ -3,7 +3,7 @@
  * document sequences already folded in) and returns the reply body, or throws a
  * MongoCommandError that becomes MongoDB's `{ok: 0, code, codeName, errmsg}`.
  */
-import { Long } from "bson";
+import { Long, ObjectId } from "bson";
 import { explainPipeline, runPipeline } from "./aggregate.js";
 import type { Collection } from "./collection.js";
 import { withId } from "./collection.js";
@@ -27,7 +27,12 @@ export interface CommandContext {
   store: Store;
   cursors: Cursors;
   connectionId: number;
+  /** Set for client connections: `hello` reports a one-member replica set whose member is `me`. */
+  replSet?: { setName: string; me: string };
 }
+
+/** The election id `hello` reports: one member, elected once, so it never changes. */
+const ELECTION_ID = new ObjectId("7fffffff0000000000000001");
 
 function num(v: unknown, fallback?: number): number | undefined {
   if (v === undefined || v === null) return fallback;
@@ -57,6 +62,17 @@ function hello(ctx: CommandContext, cmd: Doc): Doc {
     ...(legacy ? { ismaster: true } : {}),
     helloOk: true,
     isWritablePrimary: true,
+    ...(ctx.replSet
+      ? {
+          setName: ctx.replSet.setName,
+          setVersion: 1,
+          hosts: [ctx.replSet.me],
+          primary: ctx.replSet.me,
+          me: ctx.replSet.me,
+          secondary: false,
+          electionId: ELECTION_ID,
+        }
+      : {}),
     maxBsonObjectSize: 16 * 1024 * 1024,
     maxMessageSizeBytes: 48_000_000,
     maxWriteBatchSize: 100_000,
@@ -486,7 +502,6 @@ const handlers: Record<string, Handler> = {
   ping: () => ({ ok: 1 }),
   buildInfo: () => ({ version: SERVER_VERSION, versionArray: [7, 0, 0, 0], gitVersion: "embedded", bits: 64, maxBsonObjectSize: 16 * 1024 * 1024, modules: [], ok: 1 }),
   buildinfo: () => ({ version: SERVER_VERSION, versionArray: [7, 0, 0, 0], ok: 1 }),
-  endSessions: () => ({ ok: 1 }),
   listDatabases,
   insert,
   find,

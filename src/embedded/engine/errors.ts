@@ -12,9 +12,13 @@ export class MongoCommandError extends Error {
 
 export const ErrorCodes = {
   BadValue: 2,
+  HostUnreachable: 6,
+  HostNotFound: 7,
   FailedToParse: 9,
   TypeMismatch: 14,
   InvalidLength: 16,
+  IllegalOperation: 20,
+  LockTimeout: 24,
   NamespaceNotFound: 26,
   IndexNotFound: 27,
   CursorNotFound: 43,
@@ -24,6 +28,25 @@ export const ErrorCodes = {
   ImmutableField: 66,
   InvalidOptions: 72,
   InvalidNamespace: 73,
+  NetworkTimeout: 89,
+  ShutdownInProgress: 91,
+  WriteConflict: 112,
+  ConflictingOperationInProgress: 117,
+  PrimarySteppedDown: 189,
+  IncompleteTransactionHistory: 217,
+  TransactionTooOld: 225,
+  SnapshotTooOld: 239,
+  SnapshotUnavailable: 246,
+  NoSuchTransaction: 251,
+  TransactionCommitted: 256,
+  ExceededTimeLimit: 262,
+  OperationNotSupportedInTransaction: 263,
+  NotWritablePrimary: 10107,
+  BSONObjectTooLarge: 10334,
+  InterruptedAtShutdown: 11600,
+  InterruptedDueToReplStateChange: 11602,
+  NotPrimaryNoSecondaryOk: 13435,
+  NotPrimaryOrSecondary: 13436,
   IndexOptionsConflict: 85,
   IndexKeySpecsConflict: 86,
   Location40324: 40324,
@@ -33,6 +56,19 @@ export const ErrorCodes = {
   MergeWhenMatchedFail: 13113,
   MergeWhenNotMatchedFail: 13114,
 } as const;
+
+export type ErrorName = keyof typeof ErrorCodes;
+
+/** The code name of a code in the table (MongoDB's own names), or undefined for one it lacks. */
+export function codeNameOf(code: number): string | undefined {
+  for (const [name, value] of Object.entries(ErrorCodes)) if (value === code) return name;
+  return undefined;
+}
+
+/** An error whose code and code name both come from the table. */
+export function mongoError(name: ErrorName, message: string, extra: Record<string, unknown> = {}): MongoCommandError {
+  return new MongoCommandError(ErrorCodes[name], name, message, extra);
+}
 
 export function badValue(message: string): MongoCommandError {
   return new MongoCommandError(ErrorCodes.BadValue, "BadValue", message);

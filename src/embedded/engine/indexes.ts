@@ -53,6 +53,13 @@ export class Index {
     this.partial = spec.partialFilterExpression ? newQuery(spec.partialFilterExpression) : null;
   }
 
+  /** A copy-on-write copy (the tree is shared until either side writes), for a transaction's snapshot. */
+  clone(): Index {
+    const copy = Object.create(Index.prototype) as Index;
+    Object.assign(copy, this, { tree: this.tree.clone() });
+    return copy;
+  }
+
   get name(): string {
     return this.spec.name;
   }
