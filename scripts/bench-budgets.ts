@@ -11,6 +11,7 @@
  * Processes: an embedded MongoDB and the service (`src/index.ts`, its budget worker on, as in
  * production) as children on loopback.
  */
+import { Metrics } from "../src/metrics.js";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
@@ -158,7 +159,7 @@ await new Promise((r) => setTimeout(r, 3_000));
 const db = client.db("bench_budgets");
 // One evaluation of the org's budgets over the last day's periods, timed here over the same data
 // (what the service's evaluator does every BUDGET_EVALUATE_INTERVAL_MS while the org ingests).
-const deps: AppDeps = { config: loadConfig({}), client, db, cols: collections(db), clock: systemClock, pageTokens: new PageTokens(undefined) };
+const deps: AppDeps = { config: loadConfig({}), client, db, cols: collections(db), clock: systemClock, pageTokens: new PageTokens(undefined), metrics: new Metrics() };
 const sessions = await deps.cols.sessions.countDocuments({ org_id: ORG });
 const evaluationMs: number[] = [];
 for (let i = 0; i < 5; i++) {

@@ -69,6 +69,20 @@ const EnvSchema = z.object({
   CSV_MAX_ROWS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(1_000_000).default(1_000_000)),
   /** With the embedded server: journal every write in this directory and replay it at start (unset: memory only). */
   EMBEDDED_DATA_DIR: z.preprocess(emptyToUndefined, z.string().optional()),
+  /**
+   * Browser origins allowed to call GraphQL and REST (CORS), comma-separated exact origins, or `*`
+   * for any. The default lets Apollo Studio's hosted Sandbox call a local service.
+   */
+  CORS_ORIGINS: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .default("https://studio.apollographql.com")
+      .transform((v) => v.split(",").map((o) => o.trim()).filter(Boolean))
+      .pipe(z.array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, "each origin must be '*' or scheme://host[:port] without a path")).min(1)),
+  ),
+  /** When set, `GET /metrics` needs `Authorization: Bearer <METRICS_TOKEN>`; unset, it answers loopback callers only. */
+  METRICS_TOKEN: z.preprocess(emptyToUndefined, z.string().min(16, "must be at least 16 characters").optional()),
   /** With the embedded server: load the demo data set at start (default true). */
   DEMO_DATA: z.preprocess(emptyToUndefined, z.enum(["true", "false"]).default("true")).transform((v) => v === "true"),
   /**

@@ -2,6 +2,7 @@
 import type { Db, Document, MongoClient } from "mongodb";
 import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
+import type { Metrics } from "./metrics.js";
 import type { Collections } from "./db/collections.js";
 import type { PageTokens } from "./paging.js";
 import { maxTimeMS } from "./request-budget.js";
@@ -13,6 +14,8 @@ export interface AppDeps {
   cols: Collections;
   clock: Clock;
   pageTokens: PageTokens;
+  /** The Prometheus registry and its counters (src/metrics.ts), served at GET /metrics. */
+  metrics: Metrics;
 }
 
 /**

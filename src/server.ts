@@ -9,6 +9,7 @@ import { ApolloServerPluginCacheControlDisabled } from "@apollo/server/plugin/di
 import { ApolloServerPluginLandingPageLocalDefault } from "@apollo/server/plugin/landingPage/default";
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from "@as-integrations/fastify";
 import { maxDepthRule } from "@escape.tech/graphql-armor-max-depth";
+import cors from "@fastify/cors";
 import rateLimit from "@fastify/rate-limit";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
 import type { GraphQLError, ValidationContext } from "graphql";
@@ -19,6 +20,7 @@ import { asAppError, rateLimited } from "./errors.js";
 import { demandControlPlugin } from "./graphql/demand/plugin.js";
 import { formatError, graphqlErrorBody, httpStatusPlugin } from "./graphql/errors.js";
 import { Loaders } from "./graphql/loaders.js";
+import { graphqlMetricsPlugin } from "./graphql/metrics-plugin.js";
 import { buildSchema } from "./graphql/schema.js";
 import { withRequestBudget } from "./request-budget.js";
 import { fromFastifyError } from "./rest/errors.js";
@@ -29,6 +31,7 @@ import { dreadnodeRoutes } from "./rest/dreadnode.js";
 import { miosaRoutes } from "./rest/miosa.js";
 import { mka1Routes } from "./rest/mka1.js";
 import { openComputerRoutes } from "./rest/opencomputer.js";
+import { instrumentHttp, operationsRoutes } from "./rest/operations.js";
 import { platformRoutes } from "./rest/platform.js";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -64,6 +67,15 @@ export async function buildServer(deps: AppDeps): Promise<BuiltServer> {
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
   });
+  instrumentHttp(app, deps);
+  // Before rate limiting and every route: a preflight is answered here, and costs no key lookup.
+  // An origin not in CORS_ORIGINS gets no Access-Control-Allow-Origin, so its browser refuses the answer.
+  await app.register(cors, {
+    origin: deps.config.CORS_ORIGINS.includes("*") ? "*" : [...deps.config.CORS_ORIGINS],
+    methods: ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"],
+    exposedHeaders: ["x-request-id", "retry-after"],
+    maxAge: 600,
+  });
   // While shutting down, answer in-flight requests with `Connection: close` so keep-alive
   // clients (routers, fetch) let go at once instead of holding close() for the idle timeout.
   let closing = false;
@@ -97,7 +109,7 @@ export async function buildServer(deps: AppDeps): Promise<BuiltServer> {
         const key = presentedKey(request.headers, { bearer: true, apiKeyHeader: true });
         return key ? `key:${createHash("sha256").update(key).digest("hex").slice(0, 32)}` : `ip:${request.ip}`;
       },
-      allowList: (request) => request.url === "/healthz" || request.url === "/readyz",
+      allowList: (request) => request.url === "/healthz" || request.url === "/readyz" || request.url === "/metrics",
       errorResponseBuilder: (_request, context) =>
         rateLimited(`Rate limit exceeded: at most ${context.max} requests per ${context.after}; retry in ${Math.ceil(context.ttl / 1000)} s`),
     });
@@ -126,6 +138,7 @@ export async function buildServer(deps: AppDeps): Promise<BuiltServer> {
       httpStatusPlugin,
       // Too many aliases or introspection fields, or too costly: refused before execution.
       demandControlPlugin(deps.config),
+      graphqlMetricsPlugin(deps.metrics),
     ],
   });
   await apollo.start();
@@ -149,6 +162,7 @@ export async function buildServer(deps: AppDeps): Promise<BuiltServer> {
   });
 
   await app.register(async (scope) => healthRoutes(scope, deps));
+  await app.register(async (scope) => operationsRoutes(scope, deps));
   await app.register(async (scope) => platformRoutes(scope, deps));
   await app.register(async (scope) => mka1Routes(scope, deps));
   await app.register(async (scope) => miosaRoutes(scope, deps));

@@ -4,7 +4,7 @@
  */
 import type { Collections, Scope } from "../db/collections.js";
 import { badInput, forbidden, unauthenticated } from "../errors.js";
-import { findKeyBySecret, matchesBootstrapKey } from "./keys.js";
+import { findKeyBySecret, keyRefusal, matchesBootstrapKey, recordKeyUse } from "./keys.js";
 
 export interface Principal {
   keyId: string;
@@ -43,7 +43,7 @@ export interface AuthDeps {
   bootstrapKey: string | undefined;
 }
 
-/** Resolves the principal, or throws 401 for a missing or unknown key. */
+/** Resolves the principal, or throws 401 for a missing, unknown, revoked or expired key. */
 export async function authenticate(deps: AuthDeps, key: string | null, headers: HeaderBag): Promise<Principal> {
   if (!key) throw unauthenticated("Missing API key");
   const rawOnBehalf = header(headers, "x-on-behalf-of");
@@ -58,6 +58,9 @@ export async function authenticate(deps: AuthDeps, key: string | null, headers: 
   }
   const doc = await findKeyBySecret(deps.cols, key);
   if (!doc) throw unauthenticated("Invalid API key");
+  const refused = keyRefusal(doc);
+  if (refused) throw unauthenticated(refused);
+  recordKeyUse(deps.cols, doc);
   return { keyId: doc._id, orgId: doc.org_id, userId: doc.user_id, scopes: new Set(doc.scopes), clusterAdmin: doc.cluster_admin, onBehalfOf };
 }
 

@@ -165,6 +165,12 @@ export interface ApiKeyDoc {
   secret_hash: string;
   created_at: Date;
   created_by: string;
+  /** After this instant the key is refused (401); absent or null: it does not expire. */
+  expires_at?: Date | null;
+  /** When the key last authenticated a request, to the minute (written at most once a minute per key and replica). */
+  last_used_at?: Date | null;
+  /** Set by `DELETE /api/v1/api-keys/{id}`: the key is refused from then on; the document stays for audit. */
+  revoked_at?: Date;
 }
 
 /** An org's price table (DESIGN §3), in cents; `_id` is the org_id. Absent: the documented defaults. */

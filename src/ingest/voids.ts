@@ -7,6 +7,7 @@ import { z } from "zod";
 import type { Principal } from "../auth/principal.js";
 import { requireScope } from "../auth/principal.js";
 import { OrgId } from "../auth/keys.js";
+import type { Metrics } from "../metrics.js";
 import { noteUsage, rangesByOrg } from "../budgets/marks.js";
 import { badInput, forbidden } from "../errors.js";
 import { type VoidResult, voidEvents } from "../store/voids.js";
@@ -22,7 +23,7 @@ export const VoidRequest = z.strictObject({
   org_id: OrgId.optional(),
 });
 
-export async function voidUsageEvents(deps: IngestDeps, principal: Principal, body: unknown, loc: Array<string | number>): Promise<VoidResult> {
+export async function voidUsageEvents(deps: IngestDeps & { metrics?: Metrics }, principal: Principal, body: unknown, loc: Array<string | number>): Promise<VoidResult> {
   requireScope(principal, "ingest");
   const parsed = VoidRequest.safeParse(body);
   if (!parsed.success) throw badInput("invalid void request; nothing was voided", toInputIssues(parsed.error, loc));
@@ -35,5 +36,6 @@ export async function voidUsageEvents(deps: IngestDeps, principal: Principal, bo
   );
   // Budgets re-evaluate the periods it touched: voiding a stop reopens a session, which can cross.
   for (const [org, range] of rangesByOrg(voided)) await noteUsage(deps, org, range);
+  deps.metrics?.countVoided(result);
   return result;
 }

@@ -96,6 +96,8 @@ const ENDPOINTS: Endpoint[] = [
   { name: "prices of acme", surface: "fastapi", method: "GET", url: "/api/v1/orgs/acme/prices", expected: ADMIN },
   { name: "budgets of acme", surface: "miosa", method: "GET", url: "/api/v1/orgs/acme/budgets", expected: ADMIN },
   gql("_entities Organization acme budgets", '{ _entities(representations: [{ __typename: "Organization", id: "acme" }]) { ... on Organization { budgets { id } } } }', ADMIN),
+  // Lists keys with last_used_at, which moves as the matrix's own keys are used: not compared across phases.
+  { name: "acme's keys", surface: "fastapi", method: "GET", url: "/api/v1/api-keys?org_id=acme", expected: ADMIN, crossOrg: true },
   // GraphQL reads
   gql("viewer", "{ viewer { organization { id } user { id } scopes onBehalfOf } }", expect8({ read: 200, ingest: 200, admin: 200, clusterAdmin: 200, otherOrg: 200, onBehalfOf: 200 })),
   gql("sandboxUsage", `{ ${GQL_MKA1} ${GQL_BUCKETS} }`, READ),

@@ -70,7 +70,7 @@ describe("hostile input", () => {
   afterAll(() => t.close());
 
   /** Sends a request; asserts no 5xx, the envelope on errors, and no marker in any command. */
-  async function check(req: { method?: "GET" | "POST" | "PUT"; url: string; headers: Record<string, string>; payload?: string }, envelope: Envelope | "graphql") {
+  async function check(req: { method?: "GET" | "POST" | "PUT" | "DELETE"; url: string; headers: Record<string, string>; payload?: string }, envelope: Envelope | "graphql") {
     sent.length = 0;
     const res = await t.app.inject({ method: req.method ?? "GET", url: req.url, headers: req.headers, ...(req.payload !== undefined && { payload: req.payload }) });
     expect(res.statusCode, `${req.method ?? "GET"} ${req.url.slice(0, 200)} → ${res.body.slice(0, 300)}`).toBeLessThan(500);
@@ -94,6 +94,7 @@ describe("hostile input", () => {
     { path: "/api/v1/sandbox/usage", params: ["start_time", "end_time", "bucket_width", "group_by", "all_orgs", "org_ids", "limit", "page"], headers: () => bearer(key), envelope: ENVELOPES.fastapi },
     { path: "/api/v1/usage", params: ["group_by", "period", "start", "end"], headers: () => bearer(key), envelope: ENVELOPES.miosa },
     { path: "/api/sandboxes/sb-1/usage", params: ["from", "to"], headers: () => ({ "x-api-key": key }), envelope: ENVELOPES.opencomputer },
+    { path: "/api/v1/api-keys", params: ["org_id"], headers: () => bearer(key), envelope: ENVELOPES.fastapi },
     { path: "/api/usage", params: ["groupBy", "from", "to", "sort", "limit", "cursor", "filter[tag:team]", "filter[tag:$zzinject]", "filter[zz.inject]"], headers: () => ({ "x-api-key": key }), envelope: ENVELOPES.opencomputer },
   ];
 
@@ -121,6 +122,9 @@ describe("hostile input", () => {
         await check({ url: `/api/v1/orgs/${seg}/budgets`, headers: bearer(key) }, ENVELOPES.miosa);
         await check({ url: `/api/v1/orgs/acme/budgets/${seg}`, headers: bearer(key) }, ENVELOPES.miosa);
         await check({ url: `/api/v1/orgs/acme/budgets/${seg}/deliveries`, headers: bearer(key) }, ENVELOPES.miosa);
+        // Never one of this org's key ids, so the key doing the revoking stays valid.
+        const revoked = await check({ method: "DELETE", url: `/api/v1/api-keys/${seg}`, headers: bearer(key) }, ENVELOPES.fastapi);
+        expect(revoked.statusCode).not.toBe(200);
       }),
       RUNS,
     );

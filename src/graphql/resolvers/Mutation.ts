@@ -34,7 +34,9 @@ function toIngestJson(events: UsageEventInput[]): unknown[] {
 export const Mutation: MutationResolvers = {
   recordUsageEvents: async (_parent, { events }, ctx) => {
     const principal = await ctx.principal();
-    return recordUsageEvents(ctx.deps, principal, toIngestJson(events), ["events"]);
+    const result = await recordUsageEvents(ctx.deps, principal, toIngestJson(events), ["events"]);
+    ctx.deps.metrics.countIngested(result);
+    return result;
   },
 
   voidUsageEvents: async (_parent, { ids, reason, orgId }, ctx) => {
