@@ -7,7 +7,7 @@
  */
 import type { Document } from "mongodb";
 import { COLLECTIONS, INDEXES } from "../db/collections.js";
-import { runtimeMsInWindow, sessionsOverlapping, type Window } from "./runtime.js";
+import { sessionsOverlapping, type Window } from "./runtime.js";
 
 /** Disk up to this many MiB is included in the tier; beyond it accrues overage (DESIGN §1). */
 export const DISK_INCLUDED_MB = 20480;
@@ -73,8 +73,53 @@ export interface UsageAggregateRow<Item> {
 const round = (x: unknown) => ({ $round: [x, GIB_SECOND_DECIMALS] });
 
 /**
+ * ∫ max(field) dt over the union of a sandbox's intervals `$iv` (sorted by start), in field × ms:
+ * the sum over the field's distinct positive levels L of (L − the next lower level) × the length
+ * of the union of the intervals whose field is ≥ L. Without overlaps this is Σ field × runtime;
+ * with overlaps the sandbox counts once, at the largest value running (docs/memory.md).
+ */
+function maxIntegral(field: "mem" | "ovg"): Document {
+  const unionMs = (level: string) => ({
+    $getField: {
+      field: "total",
+      input: {
+        $reduce: {
+          input: { $filter: { input: "$iv", as: "i", cond: { $gte: [`$$i.${field}`, level] } } },
+          initialValue: { end: { $literal: new Date(0) }, total: 0 },
+          in: {
+            end: { $max: ["$$value.end", "$$this.e"] },
+            total: { $add: ["$$value.total", { $max: [0, { $subtract: ["$$this.e", { $max: ["$$this.s", "$$value.end"] }] }] }] },
+          },
+        },
+      },
+    },
+  });
+  const levels = { $setUnion: [{ $filter: { input: `$iv.${field}`, as: "l", cond: { $gt: ["$$l", 0] } } }, []] };
+  return {
+    $let: {
+      vars: { levels },
+      in: {
+        $sum: {
+          $map: {
+            input: "$$levels",
+            as: "lvl",
+            in: {
+              $multiply: [
+                { $subtract: ["$$lvl", { $ifNull: [{ $max: { $filter: { input: "$$levels", as: "k", cond: { $lt: ["$$k", "$$lvl"] } } } }, 0] }] },
+                unionMs("$$lvl"),
+              ],
+            },
+          },
+        },
+      },
+    },
+  };
+}
+
+/**
  * Sessions (already matched to the window) → one document per sandbox: `mem` and `disk` in
- * MiB × ms of runtime inside the window, `open` when one of its sessions has not ended.
+ * MiB × ms inside the window (maxIntegral: overlapping sessions of a sandbox count once), `open`
+ * when one of its sessions has not ended.
  */
 function quantityStages(window: Window, now: Date): Document[] {
   const overageMb = { $max: [0, { $subtract: [{ $ifNull: ["$disk_mb", 0] }, DISK_INCLUDED_MB] }] };
@@ -83,21 +128,18 @@ function quantityStages(window: Window, now: Date): Document[] {
       $project: {
         _id: 0,
         sandbox_id: 1,
-        memory_mb: 1,
-        overage_mb: overageMb,
+        mem: { $ifNull: ["$memory_mb", 0] },
+        ovg: overageMb,
         open: { $eq: [{ $ifNull: ["$ended_at", null] }, null] },
-        rt: runtimeMsInWindow(window, now),
+        s: { $max: ["$started_at", { $literal: window.from }] },
+        e: { $min: [{ $ifNull: ["$ended_at", { $literal: now }] }, { $literal: window.to }] },
       },
     },
-    { $match: { rt: { $gt: 0 } } },
-    {
-      $group: {
-        _id: "$sandbox_id",
-        mem: { $sum: { $multiply: [{ $ifNull: ["$memory_mb", 0] }, "$rt"] } },
-        disk: { $sum: { $multiply: ["$overage_mb", "$rt"] } },
-        open: { $max: "$open" },
-      },
-    },
+    { $match: { $expr: { $lt: ["$s", "$e"] } } },
+    // $push keeps this order, which the union in maxIntegral needs.
+    { $sort: { sandbox_id: 1, s: 1 } },
+    { $group: { _id: "$sandbox_id", iv: { $push: { s: "$s", e: "$e", mem: "$mem", ovg: "$ovg" } }, open: { $max: "$open" } } },
+    { $project: { open: 1, mem: maxIntegral("mem"), disk: maxIntegral("ovg") } },
   ];
 }
 
@@ -140,7 +182,7 @@ export function buildUsageAggregatePipeline(q: UsageAggregateQuery): Document[] 
   const perSandbox: Document[] = [
     { $match: match },
     ...quantityStages(q.window, q.now),
-    { $set: { sandbox: { $concat: [q.orgId, "/", "$_id"] } } },
+    { $set: { sandbox: { $concat: [{ $literal: q.orgId }, "/", "$_id"] } } },
     { $lookup: { from: COLLECTIONS.sandboxes, localField: "sandbox", foreignField: "_id", as: "sb" } },
     { $set: { sb: { $arrayElemAt: ["$sb", 0] } } },
     {

@@ -4,25 +4,15 @@
  */
 import { type Principal, requireScope } from "../auth/principal.js";
 import type { SandboxDoc } from "../db/collections.js";
-import { type AppDeps, runPlanned } from "../deps.js";
-import { buildMemoryUsagePipeline, type MemoryTotalsRow, type MemoryUsageRow } from "../pipelines/memory.js";
+import { type AppDeps, queryOptions } from "../deps.js";
+import { buildMemoryUsagePipeline, ceilMinute, floorMinute, isSessionRow, type MemoryRow, type MemorySampleRow, type MemorySessionRow } from "../pipelines/memory.js";
 import type { Window } from "../pipelines/runtime.js";
+import { memorySeries, type MemoryPoint, type MemoryTotals } from "./memorySeries.js";
 import { requireSandbox } from "./sandboxes.js";
 import { MEMORY_WINDOW, parseWindow, type WindowRequest } from "./window.js";
 
 export type { WindowRequest } from "./window.js";
-
-export interface MemoryPoint {
-  ts: Date;
-  memoryAllocatedGbSeconds: number;
-  memoryUsedGbSeconds: number;
-  uptimeSeconds: number;
-  allocatedMemoryMb: number;
-  usedMemoryMbAvg: number;
-  usedMemoryMbPeak: number;
-}
-
-export type MemoryTotals = MemoryTotalsRow;
+export type { MemoryPoint, MemoryTotals } from "./memorySeries.js";
 
 export interface SandboxMemoryUsage {
   sandboxId: string;
@@ -58,34 +48,20 @@ export async function memoryUsageOfMany(deps: AppDeps, p: Principal, sandboxes: 
     now,
     externalUserId: p.onBehalfOf,
   });
-  const rows = await runPlanned<MemoryUsageRow>(deps, planned);
-  const byId = new Map(rows.map((r) => [r._id, r]));
+  // Rows are read as they stream and sorted into their sandbox; the minutes are filled in memorySeries.
+  const rows = new Map<string, { samples: MemorySampleRow[]; sessions: MemorySessionRow[] }>(ids.map((id) => [id, { samples: [], sessions: [] }]));
+  for await (const r of deps.db.collection(planned.collection).aggregate<MemoryRow>(planned.pipeline, queryOptions(deps))) {
+    const of = rows.get(r.sb);
+    if (!of) continue;
+    if (isSessionRow(r)) of.sessions.push(r);
+    else of.samples.push(r);
+  }
+  const first = floorMinute(window.from).getTime();
+  const end = ceilMinute(window.to).getTime();
   return sandboxes.map((sandbox) => {
-    const row = byId.get(sandbox.sandbox_id);
-    if (!row) throw new Error(`memory series missing for sandbox ${sandbox.sandbox_id}`);
-    return {
-      sandboxId: sandbox.sandbox_id,
-      alias: sandbox.alias ?? null,
-      from: window.from,
-      to: window.to,
-      totals: {
-        memoryAllocatedGbSeconds: row.memoryAllocatedGbSeconds,
-        memoryUsedGbSeconds: row.memoryUsedGbSeconds,
-        uptimeSeconds: row.uptimeSeconds,
-        memoryAllocatedPeakMb: row.memoryAllocatedPeakMb,
-        memoryUsedPeakMb: row.memoryUsedPeakMb,
-      },
-      // Minutes $densify generated carry only their start: every measure of theirs is 0.
-      points: row.points.map((pt) => ({
-        ts: pt.t,
-        memoryAllocatedGbSeconds: pt.a ?? 0,
-        memoryUsedGbSeconds: pt.u ?? 0,
-        uptimeSeconds: pt.s ?? 0,
-        allocatedMemoryMb: pt.m ?? 0,
-        usedMemoryMbAvg: pt.v ?? 0,
-        usedMemoryMbPeak: pt.p ?? 0,
-      })),
-    };
+    const of = rows.get(sandbox.sandbox_id)!;
+    const { points, totals } = memorySeries(first, end, of.samples, of.sessions);
+    return { sandboxId: sandbox.sandbox_id, alias: sandbox.alias ?? null, from: window.from, to: window.to, totals, points };
   });
 }
 
