@@ -56,11 +56,22 @@ export async function createApiKey(cols: Collections, input: CreateApiKeyInput, 
 export const KEY_CACHE_TTL_MS = 30_000;
 const recentKeys = new WeakMap<Collections["apiKeys"], LRUCache<string, ApiKeyDoc>>();
 
+function cacheOf(cols: Collections): LRUCache<string, ApiKeyDoc> {
+  let cache = recentKeys.get(cols.apiKeys);
+  if (!cache) recentKeys.set(cols.apiKeys, (cache = new LRUCache<string, ApiKeyDoc>({ max: 10_000, ttl: KEY_CACHE_TTL_MS })));
+  return cache;
+}
+
+/** A key found recently (no database round trip), or undefined. */
+export function recentKey(cols: Collections, key: string): ApiKeyDoc | undefined {
+  if (!key.startsWith(KEY_PREFIX) || key.length > 200) return undefined;
+  return cacheOf(cols).get(hashSecret(key));
+}
+
 export async function findKeyBySecret(cols: Collections, key: string): Promise<ApiKeyDoc | null> {
   if (!key.startsWith(KEY_PREFIX) || key.length > 200) return null;
   const hash = hashSecret(key);
-  let cache = recentKeys.get(cols.apiKeys);
-  if (!cache) recentKeys.set(cols.apiKeys, (cache = new LRUCache<string, ApiKeyDoc>({ max: 10_000, ttl: KEY_CACHE_TTL_MS })));
+  const cache = cacheOf(cols);
   const hit = cache.get(hash);
   if (hit) return hit;
   const doc = await cols.apiKeys.findOne({ secret_hash: hash });

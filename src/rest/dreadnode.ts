@@ -37,7 +37,7 @@ export async function dreadnodeRoutes(app: FastifyInstance, deps: AppDeps): Prom
   app.setErrorHandler(vendorErrorHandler(dreadnodeErrorBody, { authScheme: "Bearer" }));
 
   app.get<{ Params: { org: string } }>("/api/v1/org/:org/sandboxes/usage", async (request) => {
-    const principal = await principalOf(deps, request, "bearer");
+    const principal = await principalOf(deps, request);
     return getRuntimeSummary(deps, principal, request.params.org);
   });
 }

@@ -101,7 +101,7 @@ function aggregateJson(r: UsageAggregateReport) {
 
 export async function openComputerRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   app.setErrorHandler(vendorErrorHandler(openComputerErrorBody, { badInputStatus: 400 }));
-  const principal = (request: Parameters<typeof principalOf>[1]) => principalOf(deps, request, "x-api-key");
+  const principal = (request: Parameters<typeof principalOf>[1]) => principalOf(deps, request);
 
   app.get<{ Params: { id: string } }>("/api/sandboxes/:id/usage", async (request) => {
     const p = await principal(request);
