@@ -3,26 +3,27 @@
  * its landing page) and the REST adapters on the same port — without listening, so tests drive
  * it with `inject` or on an ephemeral port.
  */
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { ApolloServer } from "@apollo/server";
 import { ApolloServerPluginCacheControlDisabled } from "@apollo/server/plugin/disabled";
 import { ApolloServerPluginLandingPageLocalDefault } from "@apollo/server/plugin/landingPage/default";
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from "@as-integrations/fastify";
 import { maxDepthRule } from "@escape.tech/graphql-armor-max-depth";
 import cors from "@fastify/cors";
-import rateLimit from "@fastify/rate-limit";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
 import type { GraphQLError, ValidationContext } from "graphql";
-import { authenticate, type Principal, presentedKey } from "./auth/principal.js";
+import type { Principal } from "./auth/principal.js";
 import type { AppDeps } from "./deps.js";
 import type { GraphQLContext } from "./graphql/context.js";
-import { asAppError, rateLimited } from "./errors.js";
+import { asAppError } from "./errors.js";
 import { demandControlPlugin } from "./graphql/demand/plugin.js";
 import { formatError, graphqlErrorBody, httpStatusPlugin } from "./graphql/errors.js";
 import { Loaders } from "./graphql/loaders.js";
 import { graphqlMetricsPlugin } from "./graphql/metrics-plugin.js";
 import { buildSchema } from "./graphql/schema.js";
 import { withRequestBudget } from "./request-budget.js";
+import { installRateLimit } from "./rate-limit.js";
+import { principalOf } from "./rest/auth.js";
 import { fromFastifyError } from "./rest/errors.js";
 import { healthRoutes } from "./rest/health.js";
 import { errorBodyFor, frameworkError } from "./rest/surfaces.js";
@@ -76,6 +77,8 @@ export async function buildServer(deps: AppDeps): Promise<BuiltServer> {
     exposedHeaders: ["x-request-id", "retry-after"],
     maxAge: 600,
   });
+  // Before every route's own hooks (and so before any body is read or key checked twice).
+  installRateLimit(app, deps);
   // While shutting down, answer in-flight requests with `Connection: close` so keep-alive
   // clients (routers, fetch) let go at once instead of holding close() for the idle timeout.
   let closing = false;
@@ -99,21 +102,6 @@ export async function buildServer(deps: AppDeps): Promise<BuiltServer> {
     const message = known?.message ?? "Internal server error";
     return reply.status(status).send(request.url.startsWith("/graphql") ? graphqlErrorBody(known, message) : { detail: message });
   });
-
-  if (deps.config.RATE_LIMIT_MAX > 0) {
-    await app.register(rateLimit, {
-      max: deps.config.RATE_LIMIT_MAX,
-      timeWindow: deps.config.RATE_LIMIT_WINDOW_MS,
-      // Per API key (hashed: the secret never becomes a map key or a log field), else per address.
-      keyGenerator: (request) => {
-        const key = presentedKey(request.headers, { bearer: true, apiKeyHeader: true });
-        return key ? `key:${createHash("sha256").update(key).digest("hex").slice(0, 32)}` : `ip:${request.ip}`;
-      },
-      allowList: (request) => request.url === "/healthz" || request.url === "/readyz" || request.url === "/metrics",
-      errorResponseBuilder: (_request, context) =>
-        rateLimited(`Rate limit exceeded: at most ${context.max} requests per ${context.after}; retry in ${Math.ceil(context.ttl / 1000)} s`),
-    });
-  }
 
   const apollo = new ApolloServer<GraphQLContext>({
     schema: buildSchema(),
@@ -149,13 +137,8 @@ export async function buildServer(deps: AppDeps): Promise<BuiltServer> {
     handler: fastifyApolloHandler(apollo, {
       context: async (request) => {
         let authenticated: Promise<Principal> | undefined;
-        // GraphQL accepts either transport (DESIGN §4); authenticated once, on first use.
-        const principal = () =>
-          (authenticated ??= authenticate(
-            { cols: deps.cols, bootstrapKey: deps.config.BOOTSTRAP_ADMIN_KEY },
-            presentedKey(request.headers, { bearer: true, apiKeyHeader: true }),
-            request.headers,
-          ));
+        // GraphQL takes the key as every REST surface does; authenticated once, on first use.
+        const principal = () => (authenticated ??= principalOf(deps, request));
         return { deps, requestId: request.id, principal, loaders: new Loaders(deps, principal) };
       },
     }),

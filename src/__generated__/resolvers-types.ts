@@ -504,8 +504,19 @@ export type TagUsageItem = {
   __typename?: 'TagUsageItem';
   diskOverageGbSeconds: Scalars['Float']['output'];
   memoryGbSeconds: Scalars['Float']['output'];
+  /** Distinct sandboxes with usage in the window carrying this value. */
+  sandboxCount: Scalars['Int']['output'];
   tagKey: Scalars['String']['output'];
   tagValue: Scalars['String']['output'];
+};
+
+/** The usage of sandboxes without the grouped tag key. */
+export type UntaggedUsage = {
+  __typename?: 'UntaggedUsage';
+  diskOverageGbSeconds: Scalars['Float']['output'];
+  memoryGbSeconds: Scalars['Float']['output'];
+  /** Distinct sandboxes with usage in the window without the key. */
+  sandboxCount: Scalars['Int']['output'];
 };
 
 /** OpenComputer's usage aggregator: one page of rows, the total over every matching row, and the next cursor. */
@@ -521,7 +532,7 @@ export type UsageAggregate = {
   /** Over every row that matches (all pages), untagged included. */
   total: UsageQuantities;
   /** With groupBy tag:<key>: the usage of sandboxes without the key (null when grouping by sandbox). */
-  untagged?: Maybe<UsageQuantities>;
+  untagged?: Maybe<UntaggedUsage>;
 };
 
 /** One time bucket, aligned to a UTC multiple of its width (MKA1 SandboxUsageBucket). */
@@ -821,6 +832,7 @@ export type ResolversTypes = ResolversObject<{
   TagInput: TagInput;
   TagKeyStats: ResolverTypeWrapper<TagKeyStatsModel>;
   TagUsageItem: ResolverTypeWrapper<TagUsageItemModel>;
+  UntaggedUsage: ResolverTypeWrapper<UntaggedUsage>;
   UsageAggregate: ResolverTypeWrapper<UsageAggregateReportModel>;
   UsageBucket: ResolverTypeWrapper<SandboxUsageBucketJsonModel>;
   UsageBucketPage: ResolverTypeWrapper<SandboxUsagePageJsonModel>;
@@ -872,6 +884,7 @@ export type ResolversParentTypes = ResolversObject<{
   TagInput: TagInput;
   TagKeyStats: TagKeyStatsModel;
   TagUsageItem: TagUsageItemModel;
+  UntaggedUsage: UntaggedUsage;
   UsageAggregate: UsageAggregateReportModel;
   UsageBucket: SandboxUsageBucketJsonModel;
   UsageBucketPage: SandboxUsagePageJsonModel;
@@ -1058,9 +1071,16 @@ export type TagKeyStatsResolvers<ContextType = GraphQLContext, ParentType extend
 export type TagUsageItemResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TagUsageItem'] = ResolversParentTypes['TagUsageItem']> = ResolversObject<{
   diskOverageGbSeconds?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
   memoryGbSeconds?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  sandboxCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   tagKey?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   tagValue?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+}>;
+
+export type UntaggedUsageResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['UntaggedUsage'] = ResolversParentTypes['UntaggedUsage']> = ResolversObject<{
+  diskOverageGbSeconds?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  memoryGbSeconds?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  sandboxCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 }>;
 
 export type UsageAggregateResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['UsageAggregate'] = ResolversParentTypes['UsageAggregate']> = ResolversObject<{
@@ -1070,7 +1090,7 @@ export type UsageAggregateResolvers<ContextType = GraphQLContext, ParentType ext
   nextCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   to?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   total?: Resolver<ResolversTypes['UsageQuantities'], ParentType, ContextType>;
-  untagged?: Resolver<Maybe<ResolversTypes['UsageQuantities']>, ParentType, ContextType>;
+  untagged?: Resolver<Maybe<ResolversTypes['UntaggedUsage']>, ParentType, ContextType>;
 }>;
 
 export type UsageBucketResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['UsageBucket'] = ResolversParentTypes['UsageBucket']> = ResolversObject<{
@@ -1150,6 +1170,7 @@ export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   SandboxUsageSummary?: SandboxUsageSummaryResolvers<ContextType>;
   TagKeyStats?: TagKeyStatsResolvers<ContextType>;
   TagUsageItem?: TagUsageItemResolvers<ContextType>;
+  UntaggedUsage?: UntaggedUsageResolvers<ContextType>;
   UsageAggregate?: UsageAggregateResolvers<ContextType>;
   UsageBucket?: UsageBucketResolvers<ContextType>;
   UsageBucketPage?: UsageBucketPageResolvers<ContextType>;

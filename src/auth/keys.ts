@@ -101,6 +101,12 @@ function keyCache(cols: Collections): LRUCache<string, ApiKeyDoc> {
   return cache;
 }
 
+/** A key found recently (no database round trip), or undefined. */
+export function recentKey(cols: Collections, key: string): ApiKeyDoc | undefined {
+  if (!key.startsWith(KEY_PREFIX) || key.length > 200) return undefined;
+  return keyCache(cols).get(hashSecret(key));
+}
+
 /** The key document for a presented secret (revoked and expired ones too: the caller tells them apart), or null. */
 export async function findKeyBySecret(cols: Collections, key: string): Promise<ApiKeyDoc | null> {
   if (!key.startsWith(KEY_PREFIX) || key.length > 200) return null;

@@ -21,7 +21,7 @@ type BudgetParams = { Params: { org: string; id: string } };
 
 export async function budgetRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   app.setErrorHandler(vendorErrorHandler(budgetErrorBody, { authScheme: "Bearer" }));
-  const principal = (request: Parameters<typeof principalOf>[1]) => principalOf(deps, request, "bearer");
+  const principal = (request: Parameters<typeof principalOf>[1]) => principalOf(deps, request);
 
   app.post<OrgParams>("/api/v1/orgs/:org/budgets", async (request, reply) => {
     const created = await createBudget(deps, await principal(request), request.params.org, request.body, { org: ORG, body: ["body"] });

@@ -40,7 +40,7 @@ export async function dreadnodeRoutes(app: FastifyInstance, deps: AppDeps): Prom
   app.setErrorHandler(vendorErrorHandler(dreadnodeErrorBody, { authScheme: "Bearer" }));
 
   app.get<{ Params: { org: string } }>("/api/v1/org/:org/sandboxes/usage", async (request, reply) => {
-    const principal = await principalOf(deps, request, "bearer");
+    const principal = await principalOf(deps, request);
     const zone = (request.query as RawQuery).time_zone;
     const timeZone = { timeZone: Array.isArray(zone) ? "" : (zone ?? null), loc: ["query"] };
     if (wantsCsv(request, reply, DREADNODE_CSV)) return sendCsv(reply, await runtimeSummaryCsv(deps, principal, request.params.org, timeZone), deps.config.CSV_MAX_ROWS);

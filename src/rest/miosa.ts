@@ -52,7 +52,7 @@ export async function miosaRoutes(app: FastifyInstance, deps: AppDeps): Promise<
   app.setErrorHandler(vendorErrorHandler(miosaErrorBody, { authScheme: "Bearer" }));
 
   app.get("/api/v1/usage", async (request, reply) => {
-    const principal = await principalOf(deps, request, "bearer");
+    const principal = await principalOf(deps, request);
     const query = request.query as RawQuery;
     const params: Record<string, string | undefined> = {};
     for (const name of Object.keys(PARAM_CODE) as Array<keyof typeof PARAM_CODE>) {

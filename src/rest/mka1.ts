@@ -15,7 +15,7 @@ export async function mka1Routes(app: FastifyInstance, deps: AppDeps): Promise<v
   app.setErrorHandler((err, request, reply) => sendFastApiError(err, request, reply));
 
   app.get("/api/v1/sandbox/usage", async (request, reply) => {
-    const principal = await principalOf(deps, request, "bearer");
+    const principal = await principalOf(deps, request);
     const q = new QueryParser(request.query as RawQuery);
     const params = {
       start_time: q.int("start_time"),

@@ -58,7 +58,7 @@ export async function platformRoutes(app: FastifyInstance, deps: AppDeps): Promi
   app.decorateRequest("principal", null);
   // Authenticate before the body is read: an unknown caller gets 401 without costing a parse.
   app.addHook("onRequest", async (request) => {
-    request.principal = await principalOf(deps, request, "bearer");
+    request.principal = await principalOf(deps, request);
   });
 
   app.post("/api/v1/usage/events", async (request, reply) => {

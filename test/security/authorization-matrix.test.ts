@@ -175,12 +175,15 @@ const acmeMore = [
   start("a4", "2026-05-27T16:00:00Z", { sandbox_id: "sb-a1", external_user_id: "cust-3", vcpus: 2 }),
 ];
 
-async function call(ep: Endpoint, who: Who): Promise<LightMyRequestResponse> {
+/** How the key travels: the vendor's own way (OpenComputer X-API-Key, the others Bearer), or forced. */
+type Transport = "native" | "bearer" | "x-api-key" | "both";
+
+async function call(ep: Endpoint, who: Who, transport: Transport = "native"): Promise<LightMyRequestResponse> {
   const headers: Record<string, string> = { ...headersOf[who] };
-  // Every surface but OpenComputer takes a Bearer key; GraphQL takes either.
-  if (ep.surface === "opencomputer" && headers.authorization) {
+  const asApiKey = transport === "x-api-key" || transport === "both" || (transport === "native" && ep.surface === "opencomputer");
+  if (asApiKey && headers.authorization) {
     headers["x-api-key"] = headers.authorization.replace(/^Bearer /, "");
-    delete headers.authorization;
+    if (transport !== "both") delete headers.authorization;
   }
   if (ep.body !== undefined) headers["content-type"] = "application/json";
   return t.app.inject({ method: ep.method, url: ep.url, headers, ...(ep.body !== undefined && { payload: JSON.stringify(ep.body) }) });
@@ -263,6 +266,40 @@ describe.each(ENDPOINTS.map((ep) => [ep.name, ep] as const))("%s", (_name, ep) =
       // Unchanged since the last phase that added data this caller may see.
       if (who === "onBehalfOf") expect(body, `${where}\n(cust-1's answer changed when other users' usage arrived)`).toEqual(phase1.get(ep.name));
       else if (who === "read" || (who === "clusterAdmin" && !ep.crossOrg)) expect(body, `${where}\n(changed when globex's usage arrived)`).toEqual(phase2.get(who)!.get(ep.name));
+    }
+  });
+});
+
+// DESIGN §13: every REST surface (and GraphQL) takes the key either way; both at once when they agree.
+describe.each(ENDPOINTS.map((ep) => [ep.name, ep] as const))("%s, whichever header carries the key", (_name, ep) => {
+  it.each(["read", "admin", "badKey", "onBehalfOf"] as const)("as %s: Bearer, X-API-Key and both agree", async (who) => {
+    const answers = [];
+    for (const transport of ["bearer", "x-api-key", "both"] as const) {
+      const res = await call(ep, who, transport);
+      const where = `${ep.method} ${ep.url} as ${who} via ${transport} → ${res.statusCode} ${res.body.slice(0, 200)}`;
+      if (ep.surface === "graphql") {
+        const errors = (res.json().errors ?? []) as Array<{ extensions?: { code?: string } }>;
+        expect(errors.map((e) => e.extensions?.code), where).toEqual(ep.expected[who] === 200 ? [] : [GRAPHQL_CODE[ep.expected[who]]]);
+      } else {
+        expect(res.statusCode, where).toBe(ep.expected[who]);
+      }
+      answers.push(res.json());
+    }
+    if (!ep.write) expect(answers[1]).toEqual(answers[0]);
+    if (!ep.write) expect(answers[2]).toEqual(answers[0]);
+  });
+
+  it("two different keys at once are refused with 401, not resolved to either", async () => {
+    const headers: Record<string, string> = { ...headersOf.admin, "x-api-key": headersOf.read.authorization!.replace(/^Bearer /, "") };
+    if (ep.body !== undefined) headers["content-type"] = "application/json";
+    const res = await t.app.inject({ method: ep.method, url: ep.url, headers, ...(ep.body !== undefined && { payload: JSON.stringify(ep.body) }) });
+    const body = res.json();
+    if (ep.surface === "graphql") {
+      expect(body.errors.map((e: { extensions?: { code?: string } }) => e.extensions?.code)).toEqual(["UNAUTHENTICATED"]);
+    } else {
+      expect(res.statusCode).toBe(401);
+      expect(ENVELOPES[ep.surface](401, body), res.body).toBe(true);
+      expect(res.body).toMatch(/different keys/);
     }
   });
 });
