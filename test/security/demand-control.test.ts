@@ -149,7 +149,7 @@ describe("GraphQL demand control", () => {
     const examples = readmeGraphqlExamples(readFileSync(new URL("../../README.md", import.meta.url), "utf8"));
 
     it("has examples to run", () => {
-      expect(examples.length).toBeGreaterThanOrEqual(5);
+      expect(examples.length).toBeGreaterThanOrEqual(2);
     });
 
     it.each(examples)("runs %s", async (query) => {

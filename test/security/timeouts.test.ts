@@ -2,6 +2,7 @@
  * The time budget: a query over it becomes a 504 in the surface's envelope (a GraphQL TIMEOUT
  * with HTTP 504), never a hang; and the embedded server honours maxTimeMS as MongoDB does.
  */
+import { failCommand } from "../helpers/failpoints.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MongoServerError } from "mongodb";
 import { fixedClock } from "../../src/clock.js";
@@ -22,12 +23,16 @@ describe("a query over its time budget", () => {
   afterAll(() => t.close());
 
   it("REST answers 504 in the vendor's envelope", async () => {
+    // The server stops the query at its maxTimeMS (as a real mongod would on a slower machine):
+    // the verdict does not depend on how fast this one is.
+    await failCommand(t.mongo.client, { times: 1 }, { failCommands: ["aggregate"], errorCode: 50 });
     const res = await t.app.inject({ url: "/api/sandboxes/sb-long/usage?from=2026-05-01&to=2026-05-31", headers: { "x-api-key": key } });
     expect(res.statusCode).toBe(504);
     expect(res.json()).toEqual({ error: "The query exceeded its time budget" });
   });
 
   it("GraphQL answers a TIMEOUT error with HTTP 504", async () => {
+    await failCommand(t.mongo.client, { times: 1 }, { failCommands: ["aggregate"], errorCode: 50 });
     const res = await t.graphql(`{ sandbox(id: "sb-long") { memoryUsage(from: "2026-05-01", to: "2026-05-31") { totals { uptimeSeconds } } } }`, {}, { "x-api-key": key });
     expect(res.status).toBe(504);
     expect(res.body.errors?.[0]?.extensions?.code).toBe("TIMEOUT");
