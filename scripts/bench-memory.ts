@@ -6,6 +6,7 @@
  * a table of p50 / min latency and the response size. A quick before/after check for the series
  * (scripts/bench.ts is the full benchmark).
  */
+import { Metrics } from "../src/metrics.js";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { MongoClient } from "mongodb";
@@ -28,7 +29,7 @@ const client = new MongoClient(embedded.uri);
 const db = client.db("bench_memory");
 await ensureIndexes(db);
 const config = loadConfig({ LOG_LEVEL: "silent", BOOTSTRAP_ADMIN_KEY: "bench-bootstrap-key-0123456789abcdef", DEMO_DATA: "false", RATE_LIMIT_MAX: "0" });
-const deps: AppDeps = { config, client, db, cols: collections(db), clock: fixedClock(new Date(TO + 1000).toISOString()), pageTokens: new PageTokens(config.PAGE_TOKEN_SECRET) };
+const deps: AppDeps = { config, client, db, cols: collections(db), clock: fixedClock(new Date(TO + 1000).toISOString()), pageTokens: new PageTokens(config.PAGE_TOKEN_SECRET), metrics: new Metrics() };
 const { app } = await buildServer(deps);
 await app.ready();
 const ingestKey = (await createApiKey(deps.cols, { org_id: "bench", user_id: "u", scopes: ["ingest"], cluster_admin: false }, "bench")).key;

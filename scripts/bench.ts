@@ -74,7 +74,7 @@ const cols = collections(db);
 const port = await freePort();
 const url = `http://127.0.0.1:${port}`;
 const service = startChild("src/index.ts", [], {
-  env: { ...process.env, NODE_ENV: "production", PORT: String(port), HOST: "127.0.0.1", MONGODB_URI: mongoUri, MONGODB_DB: DB, LOG_LEVEL: "warn", BOOTSTRAP_ADMIN_KEY: BOOTSTRAP, RATE_LIMIT_MAX: "0", QUERY_TIMEOUT_MS: "300000" },
+  env: { ...process.env, NODE_ENV: "production", PORT: String(port), HOST: "127.0.0.1", MONGODB_URI: mongoUri, MONGODB_DB: DB, LOG_LEVEL: "warn", BOOTSTRAP_ADMIN_KEY: BOOTSTRAP, RATE_LIMIT_MAX: "0", QUERY_TIMEOUT_MS: "300000", REQUEST_DB_TIME_MS: "300000" },
   stdio: ["ignore", "ignore", "inherit"],
 });
 await waitFor(async () => (await fetch(`${url}/readyz`)).status === 200, "service", service);

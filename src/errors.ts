@@ -53,12 +53,24 @@ export function asAppError(err: unknown): AppError | null {
   if (err instanceof MongoServerSelectionError || err instanceof MongoNetworkError || err instanceof MongoTopologyClosedError || isCutOffBulkWrite(err)) {
     return new AppError("UNAVAILABLE", "The usage database is unavailable; retry shortly");
   }
-  // 50: MaxTimeMSExpired (the server stopped it); the driver's own timeout (timeoutMS) likewise.
-  if ((err instanceof MongoServerError && err.code === 50) || err instanceof MongoOperationTimeoutError) {
+  // 50: MaxTimeMSExpired (the server stopped it); mongos also reports 262 (ExceededTimeLimit) and
+  // 202 (NetworkInterfaceExceededTimeLimit); the driver's own timeout (timeoutMS) likewise.
+  if ((err instanceof MongoServerError && TIMEOUT_CODES.has(Number(err.code))) || err instanceof MongoOperationTimeoutError) {
     return new AppError("TIMEOUT", "The query exceeded its time budget");
+  }
+  // A server stepping down or shutting down, or a transaction that kept conflicting past its
+  // retries: the same request succeeds later.
+  if (err instanceof MongoServerError && (UNAVAILABLE_CODES.has(Number(err.code)) || err.hasErrorLabel("TransientTransactionError") || err.hasErrorLabel("RetryableWriteError"))) {
+    return new AppError("UNAVAILABLE", "The usage database is unavailable; retry shortly");
   }
   return null;
 }
+
+const TIMEOUT_CODES = new Set([50, 202, 262]);
+/** HostUnreachable, HostNotFound, NetworkTimeout, ShutdownInProgress, PrimarySteppedDown, SocketException,
+ * NotWritablePrimary, InterruptedAtShutdown, InterruptedDueToReplStateChange, NotPrimaryNoSecondaryOk,
+ * NotPrimaryOrSecondary, WriteConflict, NoSuchTransaction, LockTimeout. */
+const UNAVAILABLE_CODES = new Set([6, 7, 89, 91, 189, 9001, 10107, 11600, 11602, 13435, 13436, 112, 251, 24]);
 
 /**
  * A bulk write the connection cut off: the driver reports it as a MongoBulkWriteError with no write

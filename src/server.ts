@@ -3,30 +3,36 @@
  * its landing page) and the REST adapters on the same port — without listening, so tests drive
  * it with `inject` or on an ephemeral port.
  */
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { ApolloServer } from "@apollo/server";
 import { ApolloServerPluginCacheControlDisabled } from "@apollo/server/plugin/disabled";
 import { ApolloServerPluginLandingPageLocalDefault } from "@apollo/server/plugin/landingPage/default";
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from "@as-integrations/fastify";
-import { costLimitRule } from "@escape.tech/graphql-armor-cost-limit";
 import { maxDepthRule } from "@escape.tech/graphql-armor-max-depth";
-import rateLimit from "@fastify/rate-limit";
+import cors from "@fastify/cors";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from "fastify";
 import type { GraphQLError, ValidationContext } from "graphql";
-import { authenticate, type Principal, presentedKey } from "./auth/principal.js";
+import type { Principal } from "./auth/principal.js";
 import type { AppDeps } from "./deps.js";
 import type { GraphQLContext } from "./graphql/context.js";
-import { asAppError, rateLimited } from "./errors.js";
+import { asAppError } from "./errors.js";
+import { demandControlPlugin } from "./graphql/demand/plugin.js";
 import { formatError, graphqlErrorBody, httpStatusPlugin } from "./graphql/errors.js";
 import { Loaders } from "./graphql/loaders.js";
+import { graphqlMetricsPlugin } from "./graphql/metrics-plugin.js";
 import { buildSchema } from "./graphql/schema.js";
+import { withRequestBudget } from "./request-budget.js";
+import { installRateLimit } from "./rate-limit.js";
+import { principalOf } from "./rest/auth.js";
 import { fromFastifyError } from "./rest/errors.js";
 import { healthRoutes } from "./rest/health.js";
 import { errorBodyFor, frameworkError } from "./rest/surfaces.js";
+import { budgetRoutes } from "./rest/budgets.js";
 import { dreadnodeRoutes } from "./rest/dreadnode.js";
 import { miosaRoutes } from "./rest/miosa.js";
 import { mka1Routes } from "./rest/mka1.js";
 import { openComputerRoutes } from "./rest/opencomputer.js";
+import { instrumentHttp, operationsRoutes } from "./rest/operations.js";
 import { platformRoutes } from "./rest/platform.js";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -62,6 +68,17 @@ export async function buildServer(deps: AppDeps): Promise<BuiltServer> {
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
   });
+  instrumentHttp(app, deps);
+  // Before rate limiting and every route: a preflight is answered here, and costs no key lookup.
+  // An origin not in CORS_ORIGINS gets no Access-Control-Allow-Origin, so its browser refuses the answer.
+  await app.register(cors, {
+    origin: deps.config.CORS_ORIGINS.includes("*") ? "*" : [...deps.config.CORS_ORIGINS],
+    methods: ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"],
+    exposedHeaders: ["x-request-id", "retry-after"],
+    maxAge: 600,
+  });
+  // Before every route's own hooks (and so before any body is read or key checked twice).
+  installRateLimit(app, deps);
   // While shutting down, answer in-flight requests with `Connection: close` so keep-alive
   // clients (routers, fetch) let go at once instead of holding close() for the idle timeout.
   let closing = false;
@@ -72,6 +89,9 @@ export async function buildServer(deps: AppDeps): Promise<BuiltServer> {
     if (closing) reply.header("connection", "close");
     return payload;
   });
+  // Every handler's database work shares one budget (request-budget.ts). Set before the handler
+  // and after body parsing, whose stream events would not carry the async context along.
+  app.addHook("preHandler", (_request, _reply, done) => withRequestBudget(deps.config.REQUEST_DB_TIME_MS, done));
   app.setNotFoundHandler((_request, reply) => reply.status(404).send({ detail: "Not Found" }));
   // Root routes (/graphql, health): errors raised before a handler (rate limit, body parsing) in
   // GraphQL's shape for /graphql; each REST adapter renders its own in its scope.
@@ -83,39 +103,30 @@ export async function buildServer(deps: AppDeps): Promise<BuiltServer> {
     return reply.status(status).send(request.url.startsWith("/graphql") ? graphqlErrorBody(known, message) : { detail: message });
   });
 
-  if (deps.config.RATE_LIMIT_MAX > 0) {
-    await app.register(rateLimit, {
-      max: deps.config.RATE_LIMIT_MAX,
-      timeWindow: deps.config.RATE_LIMIT_WINDOW_MS,
-      // Per API key (hashed: the secret never becomes a map key or a log field), else per address.
-      keyGenerator: (request) => {
-        const key = presentedKey(request.headers, { bearer: true, apiKeyHeader: true });
-        return key ? `key:${createHash("sha256").update(key).digest("hex").slice(0, 32)}` : `ip:${request.ip}`;
-      },
-      allowList: (request) => request.url === "/healthz" || request.url === "/readyz",
-      errorResponseBuilder: (_request, context) =>
-        rateLimited(`Rate limit exceeded: at most ${context.max} requests per ${context.after}; retry in ${Math.ceil(context.ttl / 1000)} s`),
-    });
-  }
-
   const apollo = new ApolloServer<GraphQLContext>({
     schema: buildSchema(),
     introspection: true,
     // Apollo's own messages go to the same structured JSON log as every request.
     logger: app.log,
     formatError,
-    // Refused before execution: operations nested too deep or too costly (introspection exempt).
-    // Rejections are reported as validation errors (400 GRAPHQL_VALIDATION_FAILED), not thrown.
-    validationRules: [
-      maxDepthRule({ n: deps.config.GRAPHQL_MAX_DEPTH, ignoreIntrospection: true, ...reportNotThrow }),
-      costLimitRule({ maxCost: deps.config.GRAPHQL_MAX_COST, ignoreIntrospection: true, ...reportNotThrow }),
-    ],
+    // A document of more tokens is not parsed any further (refused as a validation failure, see
+    // formatError): the size of what is parsed is bounded before any limit below can count it.
+    parseOptions: { maxTokens: deps.config.GRAPHQL_MAX_TOKENS },
+    // Fragments spread inside fragments multiply what validation visits; Apollo's own guard counts
+    // the selections with fragments expanded (10 million at most) before the other rules run.
+    maxRecursiveSelections: true,
+    // Refused before execution: operations nested too deep (introspection's own nesting is bounded
+    // by graphql-js's MaxIntrospectionDepthRule). Reported as 400 GRAPHQL_VALIDATION_FAILED, not thrown.
+    validationRules: [maxDepthRule({ n: deps.config.GRAPHQL_MAX_DEPTH, ignoreIntrospection: true, ...reportNotThrow })],
     plugins: [
       fastifyApolloDrainPlugin(app),
       ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
       // No cache hints are set or used; the plugin would otherwise wrap every field's resolver.
       ApolloServerPluginCacheControlDisabled(),
       httpStatusPlugin,
+      // Too many aliases or introspection fields, or too costly: refused before execution.
+      demandControlPlugin(deps.config),
+      graphqlMetricsPlugin(deps.metrics),
     ],
   });
   await apollo.start();
@@ -126,23 +137,20 @@ export async function buildServer(deps: AppDeps): Promise<BuiltServer> {
     handler: fastifyApolloHandler(apollo, {
       context: async (request) => {
         let authenticated: Promise<Principal> | undefined;
-        // GraphQL accepts either transport (DESIGN §4); authenticated once, on first use.
-        const principal = () =>
-          (authenticated ??= authenticate(
-            { cols: deps.cols, bootstrapKey: deps.config.BOOTSTRAP_ADMIN_KEY },
-            presentedKey(request.headers, { bearer: true, apiKeyHeader: true }),
-            request.headers,
-          ));
+        // GraphQL takes the key as every REST surface does; authenticated once, on first use.
+        const principal = () => (authenticated ??= principalOf(deps, request));
         return { deps, requestId: request.id, principal, loaders: new Loaders(deps, principal) };
       },
     }),
   });
 
   await app.register(async (scope) => healthRoutes(scope, deps));
+  await app.register(async (scope) => operationsRoutes(scope, deps));
   await app.register(async (scope) => platformRoutes(scope, deps));
   await app.register(async (scope) => mka1Routes(scope, deps));
   await app.register(async (scope) => miosaRoutes(scope, deps));
   await app.register(async (scope) => dreadnodeRoutes(scope, deps));
   await app.register(async (scope) => openComputerRoutes(scope, deps));
+  await app.register(async (scope) => budgetRoutes(scope, deps));
   return { app, apollo };
 }

@@ -1,8 +1,6 @@
 /**
  * Time zones (IANA names, luxon over the runtime's tz database): validation, and the local bucket
- * boundaries every zoned answer uses, in one place. Hours and minutes are consecutive 3,600 s and
- * 60 s from a local hour or minute; days and months follow the local calendar, so a day across a
- * DST change is 23 or 25 hours long.
+ * boundaries every zoned answer uses, in one place (see LocalBuckets).
  */
 import { DateTime, IANAZone } from "luxon";
 
@@ -16,32 +14,36 @@ export function parseTimeZone(name: string): string | null {
 }
 
 export type BucketUnit = "minute" | "hour" | "day";
-const FIXED_MS: Partial<Record<BucketUnit, number>> = { minute: 60_000, hour: 3_600_000 };
 
-/** Local bucket boundaries of one width: `at(k)` is the start of the k-th bucket after the one holding `originMs`. */
+/**
+ * Local bucket boundaries of one width. Minutes are 60 s steps; hours start where the local clock
+ * shows :00 (a repeated hour at a DST change is two buckets; where the offset moves by half an
+ * hour, one bucket is 30 or 90 minutes); days start at local midnights (23 or 25 hours at DST).
+ */
 export class LocalBuckets {
-  private readonly first: DateTime;
+  /** Start of the bucket holding `originMs`. */
+  readonly first: number;
   constructor(
     originMs: number,
     private readonly unit: BucketUnit,
     readonly zone: string,
   ) {
-    this.first = DateTime.fromMillis(originMs, { zone }).startOf(unit);
+    this.first = unit === "minute" ? Math.floor(originMs / 60_000) * 60_000 : DateTime.fromMillis(originMs, { zone }).startOf(unit).toMillis();
   }
 
+  /** The start of the bucket after the one starting at `startMs`. */
+  next(startMs: number): number {
+    if (this.unit === "minute") return startMs + 60_000;
+    if (this.unit === "day") return DateTime.fromMillis(startMs, { zone: this.zone }).plus({ days: 1 }).startOf("day").toMillis();
+    const aligned = DateTime.fromMillis(startMs + 3_600_000, { zone: this.zone }).startOf("hour").toMillis();
+    return aligned > startMs ? aligned : startMs + 3_600_000;
+  }
+
+  /** The k-th boundary from the first (tests and small k). */
   at(k: number): number {
-    const fixed = FIXED_MS[this.unit];
-    if (fixed !== undefined) return this.first.toMillis() + k * fixed;
-    return this.first.plus({ days: k }).toMillis();
-  }
-
-  /** How many buckets it takes, from the first, to cover up to `endMs`. */
-  countTo(endMs: number): number {
-    const fixed = FIXED_MS[this.unit];
-    if (fixed !== undefined) return Math.max(0, Math.ceil((endMs - this.first.toMillis()) / fixed));
-    let k = Math.max(0, Math.floor(DateTime.fromMillis(endMs, { zone: this.zone }).diff(this.first, "days").days) - 1);
-    while (this.at(k) < endMs) k++;
-    return k;
+    let t = this.first;
+    for (let i = 0; i < k; i++) t = this.next(t);
+    return t;
   }
 }
 

@@ -6,11 +6,12 @@ import type { EntityRef as EntityRefModel, GraphQLContext } from '../graphql/con
 import type { SandboxUsagePageJson as SandboxUsagePageJsonModel, SandboxUsageBucketJson as SandboxUsageBucketJsonModel, SandboxUsageResultJson as SandboxUsageResultJsonModel } from '../services/sandboxUsage.js';
 import type { UsageRollupReport as UsageRollupReportModel } from '../services/usageRollup.js';
 import type { UsageRollupRow as UsageRollupRowModel, RuntimeSummaryRow as RuntimeSummaryRowModel, Prices as PricesModel } from '../pipelines/runtime.js';
-import type { SandboxDoc as SandboxDocModel } from '../db/collections.js';
+import type { SandboxDoc as SandboxDocModel, BudgetDoc as BudgetDocModel, BudgetScope as BudgetScopeModel } from '../db/collections.js';
 import type { TagPair as TagPairModel, TagKeyStats as TagKeyStatsModel } from '../services/sandboxes.js';
 import type { SandboxMemoryUsage as SandboxMemoryUsageModel, MemoryTotals as MemoryTotalsModel, MemoryPoint as MemoryPointModel } from '../services/memoryUsage.js';
 import type { UsageAggregateReport as UsageAggregateReportModel, SandboxUsageItem as SandboxUsageItemModel, TagUsageItem as TagUsageItemModel } from '../services/usageAggregate.js';
 import type { Quantities as QuantitiesModel } from '../pipelines/usageAggregate.js';
+import type { CurrentPeriodView as CurrentPeriodViewModel } from '../budgets/service.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
 export type RequireFields<T, K extends keyof T> = Omit<T, K> & { [P in K]-?: NonNullable<T[P]> };
@@ -33,8 +34,96 @@ export type ApiKeyScope =
   | 'ingest'
   | 'read';
 
+/**
+ * A usage budget: when the metric's value in the current period reaches a threshold, one
+ * budget.threshold_crossed event is POSTed, signed, to the webhook URL (once per period and threshold).
+ */
+export type Budget = {
+  __typename?: 'Budget';
+  createdAt: Scalars['DateTime']['output'];
+  /** The value in the period that contains now. */
+  currentPeriod: BudgetPeriodValue;
+  id: Scalars['ID']['output'];
+  metric: BudgetMetric;
+  name: Scalars['String']['output'];
+  organization: Organization;
+  period: BudgetPeriod;
+  scope: BudgetScope;
+  thresholds: Array<Scalars['Float']['output']>;
+  timeZone: Scalars['String']['output'];
+  /** The webhook's URL; its secret is never returned. */
+  webhookUrl: Scalars['String']['output'];
+};
+
+/** What a budget watches (DESIGN §3's arithmetic): cost in cents, vCPU-seconds by resource, storage GiB-hours, allocated memory GiB-seconds. */
+export type BudgetMetric =
+  | 'computer_seconds'
+  | 'credit_cents'
+  | 'memory_gb_seconds'
+  | 'sandbox_seconds'
+  | 'storage_gb_hours';
+
+/** A budget's calendar period, in its time zone. */
+export type BudgetPeriod =
+  | 'day'
+  | 'month';
+
+export type BudgetPeriodValue = {
+  __typename?: 'BudgetPeriodValue';
+  periodEnd: Scalars['String']['output'];
+  /** RFC 3339 with the budget zone's offset, e.g. 2026-03-01T00:00:00-05:00. */
+  periodStart: Scalars['String']['output'];
+  value: Scalars['Float']['output'];
+};
+
+/** Whose usage a budget counts: every field null means the whole organization; otherwise exactly one is set. */
+export type BudgetScope = {
+  __typename?: 'BudgetScope';
+  externalProjectId?: Maybe<Scalars['String']['output']>;
+  externalUserId?: Maybe<Scalars['String']['output']>;
+  sandboxId?: Maybe<Scalars['String']['output']>;
+  tag?: Maybe<BudgetTag>;
+  workspaceId?: Maybe<Scalars['String']['output']>;
+};
+
+/** Leave every field out for the whole organization, or set exactly one. */
+export type BudgetScopeInput = {
+  externalProjectId?: InputMaybe<Scalars['String']['input']>;
+  externalUserId?: InputMaybe<Scalars['String']['input']>;
+  sandboxId?: InputMaybe<Scalars['String']['input']>;
+  tag?: InputMaybe<BudgetTagInput>;
+  workspaceId?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type BudgetTag = {
+  __typename?: 'BudgetTag';
+  key: Scalars['String']['output'];
+  value: Scalars['String']['output'];
+};
+
+export type BudgetTagInput = {
+  key: Scalars['String']['input'];
+  value: Scalars['String']['input'];
+};
+
+export type CreateBudgetInput = {
+  metric: BudgetMetric;
+  name: Scalars['String']['input'];
+  period: BudgetPeriod;
+  scope?: InputMaybe<BudgetScopeInput>;
+  /** 1-10 strictly ascending numbers. */
+  thresholds: Array<Scalars['Float']['input']>;
+  /** An IANA zone name. */
+  timeZone?: InputMaybe<Scalars['String']['input']>;
+  webhook: WebhookInput;
+};
+
 export type Mutation = {
   __typename?: 'Mutation';
+  /** Creates a budget (admin of the organization, or a cluster admin). Nothing is sent to its URL. */
+  createBudget: Budget;
+  /** Deletes a budget; its deliveries still waiting are cancelled. True when deleted. */
+  deleteBudget: Scalars['Boolean']['output'];
   /**
    * Records 1-5000 usage events, all or nothing: if any is invalid the error lists each bad event
    * (extensions.issues) and nothing is stored. Requires the ingest scope.
@@ -44,6 +133,24 @@ export type Mutation = {
   setPrices: PriceTable;
   /** Replaces a sandbox's tags (an empty list clears them). Requires the admin or the ingest scope. */
   setSandboxTags: Sandbox;
+  /**
+   * Voids 1-5000 events by id (a correction): they stop counting in every answer and are kept, with
+   * who, when and reason, for audit; their ids stay taken. Idempotent. Requires the ingest scope.
+   * orgId: only a cluster admin may name an org other than the key's own.
+   */
+  voidUsageEvents: VoidUsageEventsResult;
+};
+
+
+export type MutationCreateBudgetArgs = {
+  input: CreateBudgetInput;
+  org: Scalars['ID']['input'];
+};
+
+
+export type MutationDeleteBudgetArgs = {
+  id: Scalars['ID']['input'];
+  org: Scalars['ID']['input'];
 };
 
 
@@ -63,9 +170,18 @@ export type MutationSetSandboxTagsArgs = {
   tags: Array<SandboxTagInput>;
 };
 
+
+export type MutationVoidUsageEventsArgs = {
+  ids: Array<Scalars['String']['input']>;
+  orgId?: InputMaybe<Scalars['ID']['input']>;
+  reason?: InputMaybe<Scalars['String']['input']>;
+};
+
 /** An organization (tenant), named by its org_id slug. Other subgraphs may own more of it. */
 export type Organization = {
   __typename?: 'Organization';
+  /** The organization's budgets. Requires the admin scope in that organization, or a cluster admin. */
+  budgets: Array<Budget>;
   id: Scalars['ID']['output'];
   /**
    * The organization's MIOSA usage rollup (as Query.usageRollup), at its own price table. Readable
@@ -81,6 +197,7 @@ export type OrganizationUsageRollupArgs = {
   groupBy?: InputMaybe<RollupGroupBy>;
   period?: InputMaybe<Scalars['String']['input']>;
   start?: InputMaybe<Scalars['String']['input']>;
+  timeZone?: InputMaybe<Scalars['String']['input']>;
 };
 
 /** An organization's prices in cents (fractions allowed). Orgs that never set one pay the defaults. */
@@ -105,7 +222,7 @@ export type Query = {
   sandbox?: Maybe<Sandbox>;
   /**
    * MKA1 sandbox usage: operations in [startTime, endTime) (Unix seconds; endTime defaults to now)
-   * in UTC buckets of bucketWidth ("1m", "1h" or "1d"), grouped by groupBy. Paged over buckets:
+   * in buckets of bucketWidth (aligned in timeZone, default UTC) ("1m", "1h" or "1d"), grouped by groupBy. Paged over buckets:
    * limit buckets per page (1m 60/1440, 1h 24/168, 1d 7/31 default/max), continue with page.
    * allOrgs and orgIds need a cluster-admin key. Requires the read scope.
    */
@@ -150,11 +267,13 @@ export type QuerySandboxUsageArgs = {
   orgIds?: InputMaybe<Array<Scalars['String']['input']>>;
   page?: InputMaybe<Scalars['String']['input']>;
   startTime: Scalars['SafeInt']['input'];
+  timeZone?: InputMaybe<Scalars['String']['input']>;
 };
 
 
 export type QuerySandboxUsageSummaryArgs = {
   org: Scalars['ID']['input'];
+  timeZone?: InputMaybe<Scalars['String']['input']>;
 };
 
 
@@ -174,6 +293,7 @@ export type QueryUsageRollupArgs = {
   groupBy?: InputMaybe<RollupGroupBy>;
   period?: InputMaybe<Scalars['String']['input']>;
   start?: InputMaybe<Scalars['String']['input']>;
+  timeZone?: InputMaybe<Scalars['String']['input']>;
 };
 
 export type RecordUsageEventsResult = {
@@ -384,8 +504,19 @@ export type TagUsageItem = {
   __typename?: 'TagUsageItem';
   diskOverageGbSeconds: Scalars['Float']['output'];
   memoryGbSeconds: Scalars['Float']['output'];
+  /** Distinct sandboxes with usage in the window carrying this value. */
+  sandboxCount: Scalars['Int']['output'];
   tagKey: Scalars['String']['output'];
   tagValue: Scalars['String']['output'];
+};
+
+/** The usage of sandboxes without the grouped tag key. */
+export type UntaggedUsage = {
+  __typename?: 'UntaggedUsage';
+  diskOverageGbSeconds: Scalars['Float']['output'];
+  memoryGbSeconds: Scalars['Float']['output'];
+  /** Distinct sandboxes with usage in the window without the key. */
+  sandboxCount: Scalars['Int']['output'];
 };
 
 /** OpenComputer's usage aggregator: one page of rows, the total over every matching row, and the next cursor. */
@@ -401,7 +532,7 @@ export type UsageAggregate = {
   /** Over every row that matches (all pages), untagged included. */
   total: UsageQuantities;
   /** With groupBy tag:<key>: the usage of sandboxes without the key (null when grouping by sandbox). */
-  untagged?: Maybe<UsageQuantities>;
+  untagged?: Maybe<UntaggedUsage>;
 };
 
 /** One time bucket, aligned to a UTC multiple of its width (MKA1 SandboxUsageBucket). */
@@ -420,6 +551,7 @@ export type UsageBucket = {
 /** One page of time buckets (MKA1 SandboxUsagePage). */
 export type UsageBucketPage = {
   __typename?: 'UsageBucketPage';
+  /** As many buckets as the page has (limit; see Query.sandboxUsage). */
   data: Array<UsageBucket>;
   hasMore: Scalars['Boolean']['output'];
   /** Pass as `page` to get the next buckets; null on the last page. */
@@ -500,10 +632,16 @@ export type UsageRollup = {
   groupBy: RollupGroupBy;
   /** End of the period (exclusive). */
   periodEnd: Scalars['DateTime']['output'];
+  /** periodEnd with the zone's offset. */
+  periodEndLocal: Scalars['String']['output'];
   /** Start of the period (inclusive). */
   periodStart: Scalars['DateTime']['output'];
+  /** periodStart with the zone's offset, e.g. 2026-03-08T00:00:00-05:00 (Z in UTC). */
+  periodStartLocal: Scalars['String']['output'];
   /** Sorted by creditCents descending, then key ascending. Usage without the group key is one row with key null. */
   results: Array<RollupResult>;
+  /** The zone the period was computed in (the timeZone argument). */
+  timeZone: Scalars['String']['output'];
 };
 
 /** A user of an organization, as named by the user_id on usage events. */
@@ -525,6 +663,21 @@ export type Viewer = {
   organization?: Maybe<Organization>;
   scopes: Array<ApiKeyScope>;
   user: User;
+};
+
+/** What a void did: events voided now, ids voided before, and ids never stored. */
+export type VoidUsageEventsResult = {
+  __typename?: 'VoidUsageEventsResult';
+  alreadyVoided: Scalars['Int']['output'];
+  unknown: Scalars['Int']['output'];
+  voided: Scalars['Int']['output'];
+};
+
+export type WebhookInput = {
+  /** Signs every delivery (Usage-Signature); at least 16 characters; never returned. */
+  secret: Scalars['String']['input'];
+  /** https:// to a public address (see WEBHOOK_ALLOW_PRIVATE). */
+  url: Scalars['String']['input'];
 };
 
 export type WithIndex<TObject> = TObject & Record<string, any>;
@@ -638,16 +791,25 @@ export type ResolversUnionTypes<_RefType extends Record<string, unknown>> = Reso
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = ResolversObject<{
   ApiKeyScope: ApiKeyScope;
+  Budget: ResolverTypeWrapper<BudgetDocModel>;
+  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
+  String: ResolverTypeWrapper<Scalars['String']['output']>;
+  Float: ResolverTypeWrapper<Scalars['Float']['output']>;
+  BudgetMetric: BudgetMetric;
+  BudgetPeriod: BudgetPeriod;
+  BudgetPeriodValue: ResolverTypeWrapper<CurrentPeriodViewModel>;
+  BudgetScope: ResolverTypeWrapper<BudgetScopeModel>;
+  BudgetScopeInput: BudgetScopeInput;
+  BudgetTag: ResolverTypeWrapper<BudgetTag>;
+  BudgetTagInput: BudgetTagInput;
+  CreateBudgetInput: CreateBudgetInput;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
-  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
+  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Organization: ResolverTypeWrapper<EntityRefModel>;
-  String: ResolverTypeWrapper<Scalars['String']['output']>;
   PriceTable: ResolverTypeWrapper<PricesModel>;
-  Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   PriceTableInput: PriceTableInput;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
-  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   RecordUsageEventsResult: ResolverTypeWrapper<RecordUsageEventsResult>;
   RollupGroupBy: RollupGroupBy;
@@ -670,6 +832,7 @@ export type ResolversTypes = ResolversObject<{
   TagInput: TagInput;
   TagKeyStats: ResolverTypeWrapper<TagKeyStatsModel>;
   TagUsageItem: ResolverTypeWrapper<TagUsageItemModel>;
+  UntaggedUsage: ResolverTypeWrapper<UntaggedUsage>;
   UsageAggregate: ResolverTypeWrapper<UsageAggregateReportModel>;
   UsageBucket: ResolverTypeWrapper<SandboxUsageBucketJsonModel>;
   UsageBucketPage: ResolverTypeWrapper<SandboxUsagePageJsonModel>;
@@ -681,20 +844,29 @@ export type ResolversTypes = ResolversObject<{
   UsageRollup: ResolverTypeWrapper<UsageRollupReportModel>;
   User: ResolverTypeWrapper<EntityRefModel>;
   Viewer: ResolverTypeWrapper<PrincipalModel>;
+  VoidUsageEventsResult: ResolverTypeWrapper<VoidUsageEventsResult>;
+  WebhookInput: WebhookInput;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = ResolversObject<{
+  Budget: BudgetDocModel;
+  ID: Scalars['ID']['output'];
+  String: Scalars['String']['output'];
+  Float: Scalars['Float']['output'];
+  BudgetPeriodValue: CurrentPeriodViewModel;
+  BudgetScope: BudgetScopeModel;
+  BudgetScopeInput: BudgetScopeInput;
+  BudgetTag: BudgetTag;
+  BudgetTagInput: BudgetTagInput;
+  CreateBudgetInput: CreateBudgetInput;
   DateTime: Scalars['DateTime']['output'];
   Mutation: Record<PropertyKey, never>;
-  ID: Scalars['ID']['output'];
+  Boolean: Scalars['Boolean']['output'];
   Organization: EntityRefModel;
-  String: Scalars['String']['output'];
   PriceTable: PricesModel;
-  Float: Scalars['Float']['output'];
   PriceTableInput: PriceTableInput;
   Query: Record<PropertyKey, never>;
-  Boolean: Scalars['Boolean']['output'];
   Int: Scalars['Int']['output'];
   RecordUsageEventsResult: RecordUsageEventsResult;
   RollupResult: UsageRollupRowModel;
@@ -712,6 +884,7 @@ export type ResolversParentTypes = ResolversObject<{
   TagInput: TagInput;
   TagKeyStats: TagKeyStatsModel;
   TagUsageItem: TagUsageItemModel;
+  UntaggedUsage: UntaggedUsage;
   UsageAggregate: UsageAggregateReportModel;
   UsageBucket: SandboxUsageBucketJsonModel;
   UsageBucketPage: SandboxUsagePageJsonModel;
@@ -721,6 +894,41 @@ export type ResolversParentTypes = ResolversObject<{
   UsageRollup: UsageRollupReportModel;
   User: EntityRefModel;
   Viewer: PrincipalModel;
+  VoidUsageEventsResult: VoidUsageEventsResult;
+  WebhookInput: WebhookInput;
+}>;
+
+export type BudgetResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Budget'] = ResolversParentTypes['Budget']> = ResolversObject<{
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  currentPeriod?: Resolver<ResolversTypes['BudgetPeriodValue'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  metric?: Resolver<ResolversTypes['BudgetMetric'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  organization?: Resolver<ResolversTypes['Organization'], ParentType, ContextType>;
+  period?: Resolver<ResolversTypes['BudgetPeriod'], ParentType, ContextType>;
+  scope?: Resolver<ResolversTypes['BudgetScope'], ParentType, ContextType>;
+  thresholds?: Resolver<Array<ResolversTypes['Float']>, ParentType, ContextType>;
+  timeZone?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  webhookUrl?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type BudgetPeriodValueResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['BudgetPeriodValue'] = ResolversParentTypes['BudgetPeriodValue']> = ResolversObject<{
+  periodEnd?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  periodStart?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  value?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+}>;
+
+export type BudgetScopeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['BudgetScope'] = ResolversParentTypes['BudgetScope']> = ResolversObject<{
+  externalProjectId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  externalUserId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  sandboxId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  tag?: Resolver<Maybe<ResolversTypes['BudgetTag']>, ParentType, ContextType>;
+  workspaceId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+}>;
+
+export type BudgetTagResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['BudgetTag'] = ResolversParentTypes['BudgetTag']> = ResolversObject<{
+  key?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  value?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
@@ -728,15 +936,19 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 }
 
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
+  createBudget?: Resolver<ResolversTypes['Budget'], ParentType, ContextType, RequireFields<MutationCreateBudgetArgs, 'input' | 'org'>>;
+  deleteBudget?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteBudgetArgs, 'id' | 'org'>>;
   recordUsageEvents?: Resolver<ResolversTypes['RecordUsageEventsResult'], ParentType, ContextType, RequireFields<MutationRecordUsageEventsArgs, 'events'>>;
   setPrices?: Resolver<ResolversTypes['PriceTable'], ParentType, ContextType, RequireFields<MutationSetPricesArgs, 'org' | 'prices'>>;
   setSandboxTags?: Resolver<ResolversTypes['Sandbox'], ParentType, ContextType, RequireFields<MutationSetSandboxTagsArgs, 'id' | 'tags'>>;
+  voidUsageEvents?: Resolver<ResolversTypes['VoidUsageEventsResult'], ParentType, ContextType, RequireFields<MutationVoidUsageEventsArgs, 'ids'>>;
 }>;
 
 export type OrganizationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Organization'] = ResolversParentTypes['Organization'], FederationReferenceType extends FederationReferenceTypes['Organization'] = FederationReferenceTypes['Organization']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Organization']> | FederationReferenceType, FederationReferenceType, ContextType>;
+  budgets?: Resolver<Array<ResolversTypes['Budget']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  usageRollup?: Resolver<ResolversTypes['UsageRollup'], ParentType, ContextType, RequireFields<OrganizationUsageRollupArgs, 'groupBy' | 'period'>>;
+  usageRollup?: Resolver<ResolversTypes['UsageRollup'], ParentType, ContextType, RequireFields<OrganizationUsageRollupArgs, 'groupBy' | 'period' | 'timeZone'>>;
 }>;
 
 export type PriceTableResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['PriceTable'] = ResolversParentTypes['PriceTable']> = ResolversObject<{
@@ -748,11 +960,11 @@ export type PriceTableResolvers<ContextType = GraphQLContext, ParentType extends
 export type QueryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
   prices?: Resolver<ResolversTypes['PriceTable'], ParentType, ContextType, RequireFields<QueryPricesArgs, 'org'>>;
   sandbox?: Resolver<Maybe<ResolversTypes['Sandbox']>, ParentType, ContextType, RequireFields<QuerySandboxArgs, 'id'>>;
-  sandboxUsage?: Resolver<ResolversTypes['UsageBucketPage'], ParentType, ContextType, RequireFields<QuerySandboxUsageArgs, 'allOrgs' | 'bucketWidth' | 'startTime'>>;
-  sandboxUsageSummary?: Resolver<ResolversTypes['SandboxUsageSummary'], ParentType, ContextType, RequireFields<QuerySandboxUsageSummaryArgs, 'org'>>;
+  sandboxUsage?: Resolver<ResolversTypes['UsageBucketPage'], ParentType, ContextType, RequireFields<QuerySandboxUsageArgs, 'allOrgs' | 'bucketWidth' | 'startTime' | 'timeZone'>>;
+  sandboxUsageSummary?: Resolver<ResolversTypes['SandboxUsageSummary'], ParentType, ContextType, RequireFields<QuerySandboxUsageSummaryArgs, 'org' | 'timeZone'>>;
   tagKeys?: Resolver<Array<ResolversTypes['TagKeyStats']>, ParentType, ContextType>;
   usage?: Resolver<ResolversTypes['UsageAggregate'], ParentType, ContextType, RequireFields<QueryUsageArgs, 'groupBy'>>;
-  usageRollup?: Resolver<ResolversTypes['UsageRollup'], ParentType, ContextType, RequireFields<QueryUsageRollupArgs, 'groupBy' | 'period'>>;
+  usageRollup?: Resolver<ResolversTypes['UsageRollup'], ParentType, ContextType, RequireFields<QueryUsageRollupArgs, 'groupBy' | 'period' | 'timeZone'>>;
   viewer?: Resolver<ResolversTypes['Viewer'], ParentType, ContextType>;
 }>;
 
@@ -859,9 +1071,16 @@ export type TagKeyStatsResolvers<ContextType = GraphQLContext, ParentType extend
 export type TagUsageItemResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TagUsageItem'] = ResolversParentTypes['TagUsageItem']> = ResolversObject<{
   diskOverageGbSeconds?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
   memoryGbSeconds?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  sandboxCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   tagKey?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   tagValue?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+}>;
+
+export type UntaggedUsageResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['UntaggedUsage'] = ResolversParentTypes['UntaggedUsage']> = ResolversObject<{
+  diskOverageGbSeconds?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  memoryGbSeconds?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  sandboxCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 }>;
 
 export type UsageAggregateResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['UsageAggregate'] = ResolversParentTypes['UsageAggregate']> = ResolversObject<{
@@ -871,7 +1090,7 @@ export type UsageAggregateResolvers<ContextType = GraphQLContext, ParentType ext
   nextCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   to?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   total?: Resolver<ResolversTypes['UsageQuantities'], ParentType, ContextType>;
-  untagged?: Resolver<Maybe<ResolversTypes['UsageQuantities']>, ParentType, ContextType>;
+  untagged?: Resolver<Maybe<ResolversTypes['UntaggedUsage']>, ParentType, ContextType>;
 }>;
 
 export type UsageBucketResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['UsageBucket'] = ResolversParentTypes['UsageBucket']> = ResolversObject<{
@@ -900,8 +1119,11 @@ export type UsageQuantitiesResolvers<ContextType = GraphQLContext, ParentType ex
 export type UsageRollupResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['UsageRollup'] = ResolversParentTypes['UsageRollup']> = ResolversObject<{
   groupBy?: Resolver<ResolversTypes['RollupGroupBy'], ParentType, ContextType>;
   periodEnd?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  periodEndLocal?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   periodStart?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  periodStartLocal?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   results?: Resolver<Array<ResolversTypes['RollupResult']>, ParentType, ContextType>;
+  timeZone?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
 export type UserResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User'], FederationReferenceType extends FederationReferenceTypes['User'] = FederationReferenceTypes['User']> = ResolversObject<{
@@ -919,7 +1141,17 @@ export type ViewerResolvers<ContextType = GraphQLContext, ParentType extends Res
   user?: Resolver<ResolversTypes['User'], ParentType, ContextType>;
 }>;
 
+export type VoidUsageEventsResultResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['VoidUsageEventsResult'] = ResolversParentTypes['VoidUsageEventsResult']> = ResolversObject<{
+  alreadyVoided?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  unknown?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  voided?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
 export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
+  Budget?: BudgetResolvers<ContextType>;
+  BudgetPeriodValue?: BudgetPeriodValueResolvers<ContextType>;
+  BudgetScope?: BudgetScopeResolvers<ContextType>;
+  BudgetTag?: BudgetTagResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   Mutation?: MutationResolvers<ContextType>;
   Organization?: OrganizationResolvers<ContextType>;
@@ -938,6 +1170,7 @@ export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   SandboxUsageSummary?: SandboxUsageSummaryResolvers<ContextType>;
   TagKeyStats?: TagKeyStatsResolvers<ContextType>;
   TagUsageItem?: TagUsageItemResolvers<ContextType>;
+  UntaggedUsage?: UntaggedUsageResolvers<ContextType>;
   UsageAggregate?: UsageAggregateResolvers<ContextType>;
   UsageBucket?: UsageBucketResolvers<ContextType>;
   UsageBucketPage?: UsageBucketPageResolvers<ContextType>;
@@ -946,5 +1179,6 @@ export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   UsageRollup?: UsageRollupResolvers<ContextType>;
   User?: UserResolvers<ContextType>;
   Viewer?: ViewerResolvers<ContextType>;
+  VoidUsageEventsResult?: VoidUsageEventsResultResolvers<ContextType>;
 }>;
 

@@ -165,6 +165,12 @@ export interface ApiKeyDoc {
   secret_hash: string;
   created_at: Date;
   created_by: string;
+  /** After this instant the key is refused (401); absent or null: it does not expire. */
+  expires_at?: Date | null;
+  /** When the key last authenticated a request, to the minute (written at most once a minute per key and replica). */
+  last_used_at?: Date | null;
+  /** Set by `DELETE /api/v1/api-keys/{id}`: the key is refused from then on; the document stays for audit. */
+  revoked_at?: Date;
 }
 
 /** An org's price table (DESIGN §3), in cents; `_id` is the org_id. Absent: the documented defaults. */
@@ -201,6 +207,87 @@ export interface SandboxDoc {
 /** A sandbox's document id: org ids cannot contain '/', so the org is everything before the first one. */
 export const sandboxKey = (orgId: string, sandboxId: string): string => `${orgId}/${sandboxId}`;
 
+/** The metrics a budget can watch (DESIGN §11); their arithmetic is DESIGN §3's. */
+export const BUDGET_METRICS = ["credit_cents", "sandbox_seconds", "computer_seconds", "storage_gb_hours", "memory_gb_seconds"] as const;
+export type BudgetMetric = (typeof BUDGET_METRICS)[number];
+
+/** Whose usage a budget counts: the whole org, or one owner field of its sessions, or a sandbox tag. */
+export type BudgetScope =
+  | Record<string, never>
+  | { external_user_id: string }
+  | { external_project_id: string }
+  | { workspace_id: string }
+  | { sandbox_id: string }
+  | { tag: { key: string; value: string } };
+
+/** A budget (`/api/v1/orgs/{org}/budgets`). `_id` is its public id. */
+export interface BudgetDoc {
+  _id: string;
+  org_id: string;
+  name: string;
+  metric: BudgetMetric;
+  scope: BudgetScope;
+  period: "day" | "month";
+  time_zone: string;
+  /** Ascending, 1-10. */
+  thresholds: number[];
+  /** The secret is kept so deliveries can be signed, sealed when WEBHOOK_SECRET_KEY is set (see budgets/secrets.ts). */
+  webhook: { url: string; secret: string };
+  created_at: Date;
+  created_by: string;
+}
+
+/**
+ * "This org has usage the budgets have not looked at yet" — one per org (`_id` = org_id), widened
+ * by every ingest with $min/$max, so ingest pays one small upsert whatever the budgets or history.
+ */
+export interface BudgetMarkDoc {
+  _id: string;
+  /** Bumped by every ingest: an evaluation that saw version v clears the mark only if it is still v. */
+  ver: number;
+  dirty: boolean;
+  /** Earliest and latest event time not yet evaluated. */
+  min_ts?: Date;
+  max_ts?: Date;
+  /** Claimed until then by `lease_owner` (an evaluator), or not to be evaluated again before it. */
+  lease_until: Date;
+  lease_owner?: string | null;
+}
+
+export interface DeliveryAttempt {
+  at: Date;
+  /** The receiver's HTTP status; null when there was no answer (refused address, timeout, network). */
+  status_code: number | null;
+  outcome: "delivered" | "failed";
+  error?: string;
+  duration_ms: number;
+}
+
+/**
+ * One `budget.threshold_crossed` event and its delivery. `_id` is the event id, derived from
+ * (budget, period_start, threshold), and the unique index on that triple is what makes "exactly one
+ * event per (budget, period, threshold)" hold across processes: a second insert is a duplicate key.
+ */
+export interface WebhookDeliveryDoc {
+  _id: string;
+  org_id: string;
+  budget_id: string;
+  period_start: Date;
+  threshold: number;
+  /** The event's JSON exactly as it is sent (every attempt sends the same bytes). */
+  body: string;
+  status: "pending" | "delivered" | "failed" | "cancelled";
+  attempts: DeliveryAttempt[];
+  attempt_count: number;
+  /** Due then; a worker that claims it pushes this forward by its lease, so a crashed send is retried. */
+  next_attempt_at: Date;
+  lease_owner: string | null;
+  created_at: Date;
+  /** Retries stop after this (created_at + 24 h): the delivery is then `failed`. */
+  give_up_at: Date;
+  delivered_at: Date | null;
+}
+
 export const COLLECTIONS = {
   usageEvents: "usage_events",
   sessions: "sessions",
@@ -213,6 +300,9 @@ export const COLLECTIONS = {
   opsByHour: "usage_ops_1h",
   opsByDay: "usage_ops_1d",
   memoryByMinute: "usage_memory_1m",
+  budgets: "budgets",
+  budgetMarks: "budget_marks",
+  webhookDeliveries: "webhook_deliveries",
 } as const;
 
 export const INDEXES = {
@@ -259,9 +349,19 @@ export const INDEXES = {
   apiKeySecretUnique: "api_keys_secret_hash_unique",
   /** Does an org exist (a key names it)? And an org's keys. */
   apiKeysByOrgUser: "api_keys_org_user",
+  /** An org's budgets (listing, evaluation). */
+  budgetsByOrg: "budgets_org_created",
+  /** Dirty marks to claim. */
+  budgetMarksDirty: "budget_marks_dirty_lease",
+  /** Exactly one delivery per (budget, period, threshold), org first so it holds on a sharded cluster too. */
+  deliveryUnique: "webhook_deliveries_org_budget_period_threshold_unique",
+  /** Due deliveries, oldest first (the delivery worker's claim). */
+  deliveriesDue: "webhook_deliveries_status_next_attempt",
+  /** A budget's deliveries log, newest first. */
+  deliveriesByBudget: "webhook_deliveries_org_budget_created",
 } as const;
 
-const INDEX_SPECS: Record<string, IndexDescription[]> = {
+export const INDEX_SPECS: Record<string, IndexDescription[]> = {
   [COLLECTIONS.usageEvents]: [
     { key: { org_id: 1, event_id: 1 }, name: INDEXES.eventIdUnique, unique: true },
     { key: { org_id: 1, type: 1, ts: 1 }, name: INDEXES.eventsByOrgTypeTime },
@@ -301,6 +401,13 @@ const INDEX_SPECS: Record<string, IndexDescription[]> = {
     { key: { secret_hash: 1 }, name: INDEXES.apiKeySecretUnique, unique: true },
     { key: { org_id: 1, user_id: 1 }, name: INDEXES.apiKeysByOrgUser },
   ],
+  [COLLECTIONS.budgets]: [{ key: { org_id: 1, created_at: 1 }, name: INDEXES.budgetsByOrg }],
+  [COLLECTIONS.budgetMarks]: [{ key: { dirty: 1, lease_until: 1 }, name: INDEXES.budgetMarksDirty }],
+  [COLLECTIONS.webhookDeliveries]: [
+    { key: { org_id: 1, budget_id: 1, period_start: 1, threshold: 1 }, name: INDEXES.deliveryUnique, unique: true },
+    { key: { status: 1, next_attempt_at: 1 }, name: INDEXES.deliveriesDue },
+    { key: { org_id: 1, budget_id: 1, created_at: -1 }, name: INDEXES.deliveriesByBudget },
+  ],
 };
 
 export interface Collections {
@@ -315,6 +422,9 @@ export interface Collections {
   opsByHour: Collection<OperationRollupDoc>;
   opsByDay: Collection<OperationRollupDoc>;
   memoryByMinute: Collection<MemoryRollupDoc>;
+  budgets: Collection<BudgetDoc>;
+  budgetMarks: Collection<BudgetMarkDoc>;
+  webhookDeliveries: Collection<WebhookDeliveryDoc>;
 }
 
 export function collections(db: Db): Collections {
@@ -330,6 +440,9 @@ export function collections(db: Db): Collections {
     opsByHour: db.collection<OperationRollupDoc>(COLLECTIONS.opsByHour),
     opsByDay: db.collection<OperationRollupDoc>(COLLECTIONS.opsByDay),
     memoryByMinute: db.collection<MemoryRollupDoc>(COLLECTIONS.memoryByMinute),
+    budgets: db.collection<BudgetDoc>(COLLECTIONS.budgets),
+    budgetMarks: db.collection<BudgetMarkDoc>(COLLECTIONS.budgetMarks),
+    webhookDeliveries: db.collection<WebhookDeliveryDoc>(COLLECTIONS.webhookDeliveries),
   };
 }
 

@@ -16,6 +16,8 @@ export const CLIENT_OPTIONS = {
   // runs one command at a time; QUERY_TIMEOUT_MS bounds it) must not be declared down meanwhile,
   // which would fail every query in flight with a 503.
   connectTimeoutMS: 30_000,
+  // Command events feed mongodb_command_duration_seconds (src/metrics.ts).
+  monitorCommands: true,
 } as const satisfies MongoClientOptions;
 
 export async function connectDatabase(uri: string, dbName: string): Promise<Database> {

@@ -7,13 +7,15 @@
  *   writes, transactions) → the command handlers (engine/commands.ts) on the live store or on a
  *   transaction's snapshot.
  * Each connection's commands run in order; a command only yields when it has to wait (a fail
- * point's blockTimeMS, a write blocked by an open transaction), and every change to shared
- * state is one synchronous step, which keeps single-document writes, unique checks and commits
- * atomic, as they are in MongoDB.
+ * point's blockTimeMS, a write blocked by an open transaction) or is a long read outside a
+ * transaction, which gives way every internalQueryExecYieldPeriodMS (engine/yielding.ts) so other
+ * connections' commands are answered meanwhile. Every change to shared state is one synchronous
+ * step, which keeps single-document writes, unique checks and commits atomic, as in MongoDB.
  */
 import net from "node:net";
 import { Binary, Long, Timestamp, UUID } from "bson";
 import { executeCommand } from "./engine/commands.js";
+import { noteWireBytes } from "./engine/limits.js";
 import { Cursors } from "./engine/cursors.js";
 import { mongoError, toErrorReply } from "./engine/errors.js";
 import { type Doc, isPlainObject } from "./engine/paths.js";
@@ -65,7 +67,7 @@ export class EmbeddedMongoServer {
     this.sessions = new Sessions({
       live: this.store,
       execute: (store, cmd) => this.execute(cmd, 0, store),
-      executeJournaled: (cmd) => this.run(cmd),
+      executeJournaled: (cmd) => this.runLive(cmd),
       journalOps: (ops) => this.journal?.append({ applyOps: ops, $db: "admin" }),
     });
     this.failPoints = new FailPoints((cmd) => this.sessions.abortFor(cmd));
@@ -103,6 +105,16 @@ export class EmbeddedMongoServer {
   run(command: Doc, connectionId = 0): Doc {
     if (this.journal && isWriteCommand(command)) return this.journal.record(command, () => this.execute(command, connectionId));
     return this.execute(command, connectionId);
+  }
+
+  /**
+   * `run` for a client's command outside a transaction: a read may yield (engine/yielding.ts), its
+   * reply then a Promise; writes (journaled or not) never yield.
+   */
+  private runLive(command: Doc): Doc | Promise<Doc> {
+    if (this.journal && isWriteCommand(command)) return this.run(command);
+    const db = typeof command.$db === "string" ? command.$db : "admin";
+    return executeCommand({ db, store: this.store, cursors: this.cursors, connectionId: 0, yielding: true }, command);
   }
 
   private execute(command: Doc, connectionId: number, store: Store = this.store, address?: string): Doc {
@@ -152,12 +164,12 @@ export class EmbeddedMongoServer {
   }
 
   /**
-   * `setParameter`/`getParameter` of `transactionLifetimeLimitSeconds` (what tests of the
-   * lifetime need); other parameters are the engine's (null: pass the command on).
+   * `setParameter`: `transactionLifetimeLimitSeconds` here, the engine's limits and yield period
+   * (engine/limits.ts) there.
    */
-  private setParameter(cmd: Doc): Doc | null {
+  private setParameter(cmd: Doc): Doc {
     const value = cmd.transactionLifetimeLimitSeconds;
-    if (value === undefined) return null;
+    if (value === undefined) return this.execute(cmd, 0);
     const n = value instanceof Long ? value.toNumber() : value;
     if (typeof n !== "number" || !Number.isInteger(n) || n < 1) {
       return toErrorReply(mongoError("BadValue", "transactionLifetimeLimitSeconds must be an integer of at least 1"));
@@ -167,9 +179,16 @@ export class EmbeddedMongoServer {
     return { was, ok: 1 };
   }
 
-  private getParameter(cmd: Doc): Doc | null {
-    if (cmd.transactionLifetimeLimitSeconds === undefined) return null;
-    return { transactionLifetimeLimitSeconds: this.sessions.lifetimeLimitSeconds, ok: 1 };
+  private getParameter(cmd: Doc): Doc {
+    const own = { transactionLifetimeLimitSeconds: this.sessions.lifetimeLimitSeconds };
+    if (cmd.getParameter === "*") {
+      const engine = this.execute(cmd, 0);
+      return engine.ok === 1 ? { ...engine, ...own } : engine;
+    }
+    const { transactionLifetimeLimitSeconds, ...rest } = cmd;
+    if (transactionLifetimeLimitSeconds === undefined) return this.execute(cmd, 0);
+    const others = Object.keys(rest).some((k) => k !== "getParameter" && !k.startsWith("$") && k !== "lsid");
+    return { ...(others ? this.execute(rest, 0) : {}), ...own, ok: 1 };
   }
 
   /** A replica set member's `$clusterTime` and `operationTime`: a logical clock that only advances. */
@@ -220,6 +239,8 @@ export class EmbeddedMongoServer {
       if (err instanceof ProtocolError || err instanceof Error) socket.destroy();
       return;
     }
+    // engine/limits.ts: an insert whose documents all fit the document limit skips checking each.
+    noteWireBytes(request.command, request.largestDocument);
     let reply: Doc;
     try {
       reply = request.largestDocument > MAX_COMMAND_BYTES ? tooLarge(request) : await this.dispatch(request.command, conn);

@@ -22,7 +22,15 @@ const CODE: Record<AppError["kind"], string> = {
 /** snake_case → camelCase, so issue locations name the GraphQL argument fields. */
 const camel = (s: string | number) => (typeof s === "string" ? s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()) : s);
 
+/** graphql-js's words (sic) when a document has more than parseOptions.maxTokens tokens. */
+const TOO_MANY_TOKENS = /Document contains more th\w+ (\d+) tokens/;
+
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  // A document over the token limit is refused for its size, like any other demand limit.
+  const tooLong = formatted.extensions?.code === "GRAPHQL_PARSE_FAILED" ? TOO_MANY_TOKENS.exec(formatted.message) : null;
+  if (tooLong) {
+    return { message: `Operation refused before it ran: the document has more than ${tooLong[1]} tokens`, extensions: { code: "GRAPHQL_VALIDATION_FAILED" } };
+  }
   const original = unwrapResolverError(error);
   // @apollo/subgraph throws a plain Error for a representation whose __typename is not an entity.
   if (original instanceof Error && original.message.startsWith("The _entities resolver tried to load an entity for type")) {

@@ -12,6 +12,7 @@ import { badInput, forbidden, type InputIssue } from "../errors.js";
 import { storeEvents } from "../store/ingest.js";
 import { inTransaction } from "../store/transaction.js";
 import { toInputIssues } from "../zod-issues.js";
+import { noteUsage, rangesByOrg } from "../budgets/marks.js";
 import { EVENT_TYPES, MAX_EVENTS_PER_REQUEST, MAX_FUTURE_SKEW_MS, MemoryEvent, OperationEvent, type UsageEvent } from "./events.js";
 
 export interface IngestResult {
@@ -142,5 +143,9 @@ export async function recordUsageEvents(
   const orgs = resolveOrgs(principal, events, loc);
   const docs = events.map((e, i) => toStoredEvent(e, orgs[i]!, now));
   const fresh = await inTransaction(deps.client, (session) => storeEvents(deps.cols, session, docs));
+  // --- budgets (DESIGN §11): one O(1) upsert per org, after the transaction committed. Duplicates
+  // included: a retry after a crash between the commit and this line still gets evaluated.
+  for (const [org, range] of rangesByOrg(docs)) await noteUsage(deps, org, range);
+  // --- end budgets
   return { accepted: fresh.length, duplicates: docs.length - fresh.length };
 }

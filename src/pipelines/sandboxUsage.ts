@@ -19,7 +19,6 @@ export type GroupByDimension = (typeof GROUP_BY_DIMENSIONS)[number];
 
 export const BUCKET_WIDTHS = { "1m": 60, "1h": 3_600, "1d": 86_400 } as const;
 export type BucketWidth = keyof typeof BUCKET_WIDTHS;
-const DATE_UNIT: Record<BucketWidth, "minute" | "hour" | "day"> = { "1m": "minute", "1h": "hour", "1d": "day" };
 /** The rollup levels a bucket of each width may be built from, coarsest first. */
 const WIDTH_LEVELS: Record<BucketWidth, readonly Level[]> = { "1d": ["1d", "1h", "1m"], "1h": ["1h", "1m"], "1m": ["1m"] };
 
@@ -110,7 +109,23 @@ function onBehalfStages(scope: OperationScope): Document[] {
   ];
 }
 
-const bucketOf = (q: BucketPageQuery, date: unknown): Document => ({ $dateTrunc: { date, unit: DATE_UNIT[q.width], binSize: 1, timezone: q.timeZone } });
+/**
+ * The start of the page bucket `date` falls in, from the page's own boundaries (computed once, in
+ * the service, from the tz database), so the database needs no zone rules of its own: minutes and
+ * hours of equal length are equal steps from the first boundary (a repeated local hour at a DST
+ * change stays two buckets), anything else (days, an hour made 30 or 90 minutes by an offset
+ * change) a `$switch` over the page's boundaries (at most 168).
+ */
+function bucketOf(q: BucketPageQuery, date: unknown): Document {
+  const [first] = q.boundaries;
+  const uniform = q.width === "1m" || q.boundaries.every((b, i) => i === 0 || b - q.boundaries[i - 1]! === 3_600_000);
+  if (uniform) {
+    const step = BUCKET_WIDTHS[q.width] * 1000;
+    return { $add: [new Date(first!), { $multiply: [{ $floor: { $divide: [{ $subtract: [date, new Date(first!)] }, step] } }, step] }] };
+  }
+  const branches = q.boundaries.slice(1).map((end, i) => ({ case: { $lt: [date, new Date(end)] }, then: new Date(q.boundaries[i]!) }));
+  return { $switch: { branches, default: new Date(q.boundaries[q.boundaries.length - 1]!) } };
+}
 
 function dimensionKey(q: BucketPageQuery, field: (dim: string) => string): Document {
   const key: Document = {};

@@ -62,11 +62,13 @@ export interface SandboxRow extends Quantities {
 
 export interface TagRow extends Quantities {
   key: string;
+  /** Distinct sandboxes with usage in the window that make up the row. */
+  sandboxCount: number;
 }
 
 export interface UsageAggregateRow<Item> {
   total: Quantities[];
-  untagged?: Quantities[];
+  untagged?: Array<Quantities & { sandboxCount: number }>;
   items: Item[];
 }
 
@@ -209,8 +211,9 @@ export function buildUsageAggregatePipeline(q: UsageAggregateQuery): Document[] 
   };
   return [
     ...perSandbox,
-    { $group: { _id: valueOf, m: { $sum: "$memoryGbSeconds" }, d: { $sum: "$diskOverageGbSeconds" } } },
-    { $project: { _id: 0, key: "$_id", memoryGbSeconds: round("$m"), diskOverageGbSeconds: round("$d") } },
+    // One document per sandbox with runtime in the window reaches here, so counting them is sandboxCount.
+    { $group: { _id: valueOf, m: { $sum: "$memoryGbSeconds" }, d: { $sum: "$diskOverageGbSeconds" }, n: { $sum: 1 } } },
+    { $project: { _id: 0, key: "$_id", memoryGbSeconds: round("$m"), diskOverageGbSeconds: round("$d"), sandboxCount: "$n" } },
     {
       $facet: {
         total: totalStages,

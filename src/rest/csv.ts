@@ -7,6 +7,7 @@ import { pipeline, Readable } from "node:stream";
 import { type Stringifier, stringify } from "csv-stringify";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { badInput } from "../errors.js";
+import { renewedBudget } from "../request-budget.js";
 import type { RawQuery } from "./query-params.js";
 
 export type CsvValue = string | number | bigint | boolean | null | undefined;
@@ -121,9 +122,21 @@ export class CsvRowLimitExceeded extends Error {
 
 async function* limited(rows: CsvAnswer["rows"], maxRows: number): AsyncGenerator<CsvRow> {
   let n = 0;
-  for await (const row of rows) {
-    if (++n > maxRows) throw new CsvRowLimitExceeded(maxRows);
-    yield row;
+  const it: AsyncIterator<CsvRow> | Iterator<CsvRow> = Symbol.asyncIterator in rows ? rows[Symbol.asyncIterator]() : rows[Symbol.iterator]();
+  let done = false;
+  try {
+    for (;;) {
+      // Each pull (and the page query it may start) runs with a database budget of its own.
+      const next = await renewedBudget(() => it.next());
+      if (next.done) {
+        done = true;
+        return;
+      }
+      if (++n > maxRows) throw new CsvRowLimitExceeded(maxRows);
+      yield next.value;
+    }
+  } finally {
+    if (!done) await it.return?.();
   }
 }
 

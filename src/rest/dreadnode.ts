@@ -2,6 +2,7 @@
  * Dreadnode: `GET /api/v1/org/{org}/sandboxes/usage` (spec 003): the caller's runtime summary,
  * with Dreadnode's canonical `{code, detail, errors, type}` error envelope.
  */
+import type { RawQuery } from "./query-params.js";
 import type { FastifyInstance } from "fastify";
 import type { AppDeps } from "../deps.js";
 import type { AppError } from "../errors.js";
@@ -39,8 +40,10 @@ export async function dreadnodeRoutes(app: FastifyInstance, deps: AppDeps): Prom
   app.setErrorHandler(vendorErrorHandler(dreadnodeErrorBody, { authScheme: "Bearer" }));
 
   app.get<{ Params: { org: string } }>("/api/v1/org/:org/sandboxes/usage", async (request, reply) => {
-    const principal = await principalOf(deps, request, "bearer");
-    if (wantsCsv(request, reply, DREADNODE_CSV)) return sendCsv(reply, await runtimeSummaryCsv(deps, principal, request.params.org), deps.config.CSV_MAX_ROWS);
-    return getRuntimeSummary(deps, principal, request.params.org);
+    const principal = await principalOf(deps, request);
+    const zone = (request.query as RawQuery).time_zone;
+    const timeZone = { timeZone: Array.isArray(zone) ? "" : (zone ?? null), loc: ["query"] };
+    if (wantsCsv(request, reply, DREADNODE_CSV)) return sendCsv(reply, await runtimeSummaryCsv(deps, principal, request.params.org, timeZone), deps.config.CSV_MAX_ROWS);
+    return getRuntimeSummary(deps, principal, request.params.org, timeZone);
   });
 }

@@ -2,11 +2,11 @@
  * MIOSA: `GET /api/v1/usage` (spec 002). Reads the query string, calls the rollup service, writes
  * MIOSA's JSON and its `{"error":{"code","message"}}` envelope.
  */
+import { formatInZone } from "../zones.js";
 import type { FastifyInstance } from "fastify";
 import type { AppDeps } from "../deps.js";
 import { type AppError, badInput } from "../errors.js";
 import { ROLLUP_ERROR, type UsageRollupReport, getUsageRollup } from "../services/usageRollup.js";
-import { isoUtc } from "../time.js";
 import { principalOf } from "./auth.js";
 import { sendCsv, wantsCsv } from "./csv.js";
 import { MIOSA_CSV, usageRollupCsv } from "./csv/miosa.js";
@@ -31,12 +31,19 @@ export function miosaErrorBody(err: AppError | null, status: number) {
   return { error: { code, message: err?.message ?? "Internal server error" } };
 }
 
-const PARAM_CODE = { group_by: ROLLUP_ERROR.groupBy, period: ROLLUP_ERROR.period, start: ROLLUP_ERROR.customRange, end: ROLLUP_ERROR.customRange } as const;
+const PARAM_CODE = {
+  group_by: ROLLUP_ERROR.groupBy,
+  period: ROLLUP_ERROR.period,
+  start: ROLLUP_ERROR.customRange,
+  end: ROLLUP_ERROR.customRange,
+  time_zone: ROLLUP_ERROR.timeZone,
+} as const;
 
 export function toMiosaJson(r: UsageRollupReport) {
   return {
-    period_start: isoUtc(r.periodStart),
-    period_end: isoUtc(r.periodEnd),
+    // With the zone's offset at each instant ("2026-03-08T00:00:00-05:00"); "Z" in UTC.
+    period_start: formatInZone(r.periodStart.getTime(), r.timeZone),
+    period_end: formatInZone(r.periodEnd.getTime(), r.timeZone),
     results: r.rows.map(({ key, ...numbers }) => ({ [r.groupBy]: key, ...numbers })),
   };
 }
@@ -45,7 +52,7 @@ export async function miosaRoutes(app: FastifyInstance, deps: AppDeps): Promise<
   app.setErrorHandler(vendorErrorHandler(miosaErrorBody, { authScheme: "Bearer" }));
 
   app.get("/api/v1/usage", async (request, reply) => {
-    const principal = await principalOf(deps, request, "bearer");
+    const principal = await principalOf(deps, request);
     const query = request.query as RawQuery;
     const params: Record<string, string | undefined> = {};
     for (const name of Object.keys(PARAM_CODE) as Array<keyof typeof PARAM_CODE>) {

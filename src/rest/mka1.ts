@@ -15,7 +15,7 @@ export async function mka1Routes(app: FastifyInstance, deps: AppDeps): Promise<v
   app.setErrorHandler((err, request, reply) => sendFastApiError(err, request, reply));
 
   app.get("/api/v1/sandbox/usage", async (request, reply) => {
-    const principal = await principalOf(deps, request, "bearer");
+    const principal = await principalOf(deps, request);
     const q = new QueryParser(request.query as RawQuery);
     const params = {
       start_time: q.int("start_time"),
@@ -26,6 +26,7 @@ export async function mka1Routes(app: FastifyInstance, deps: AppDeps): Promise<v
       org_ids: q.list("org_ids"),
       limit: q.int("limit"),
       page: q.string("page"),
+      time_zone: q.string("time_zone"),
     };
     if (wantsCsv(request, reply, MKA1_CSV)) {
       return sendCsv(reply, await sandboxUsageCsv(deps, principal, params, { earlier: q.issues, failed: q.failed }), deps.config.CSV_MAX_ROWS);

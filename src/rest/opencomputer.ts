@@ -9,7 +9,7 @@ import { type AppError, badInput } from "../errors.js";
 import type { Quantities, TagFilter } from "../pipelines/usageAggregate.js";
 import { getSandboxMemoryUsage, type SandboxMemoryUsage } from "../services/memoryUsage.js";
 import { getSandboxTags, listTagKeys, type SandboxTags, setSandboxTags, tagObject, tagsOf } from "../services/sandboxes.js";
-import { getUsageAggregate, type SandboxUsageItem, type UsageAggregateReport } from "../services/usageAggregate.js";
+import { getUsageAggregate, type SandboxUsageItem, type TagUsageItem, type UsageAggregateReport } from "../services/usageAggregate.js";
 import { isoUtc } from "../time.js";
 import { principalOf } from "./auth.js";
 import { sendCsv, wantsCsv } from "./csv.js";
@@ -74,25 +74,36 @@ const tagsJson = (t: SandboxTags) => ({ tags: tagObject(t.tags), tagsLastUpdated
 
 const quantities = (q: Quantities) => ({ memoryGbSeconds: q.memoryGbSeconds, diskOverageGbSeconds: q.diskOverageGbSeconds });
 
+/** Field by field, so the JSON is exactly the SDK's types: `alias` is left out when unset, never null. */
+function itemJson(item: SandboxUsageItem | TagUsageItem) {
+  if ("sandboxId" in item) {
+    return {
+      sandboxId: item.sandboxId,
+      ...(item.alias !== null && { alias: item.alias }),
+      status: item.status,
+      tags: tagObject(item.tags),
+      tagsLastUpdatedAt: item.tagsLastUpdatedAt && isoUtc(item.tagsLastUpdatedAt),
+      ...quantities(item),
+    };
+  }
+  return { tagKey: item.tagKey, tagValue: item.tagValue, ...quantities(item), sandboxCount: item.sandboxCount };
+}
+
 function aggregateJson(r: UsageAggregateReport) {
   return {
     from: isoUtc(r.from),
     to: isoUtc(r.to),
     groupBy: r.groupBy,
     total: quantities(r.total),
-    items: r.items.map((item) =>
-      "sandboxId" in item
-        ? { ...(item as SandboxUsageItem), tags: tagObject(item.tags), tagsLastUpdatedAt: item.tagsLastUpdatedAt && isoUtc(item.tagsLastUpdatedAt) }
-        : item,
-    ),
-    ...(r.untagged && { untagged: quantities(r.untagged) }),
+    items: r.items.map(itemJson),
+    ...(r.untagged && { untagged: { ...quantities(r.untagged), sandboxCount: r.untagged.sandboxCount } }),
     nextCursor: r.nextCursor,
   };
 }
 
 export async function openComputerRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   app.setErrorHandler(vendorErrorHandler(openComputerErrorBody, { badInputStatus: 400 }));
-  const principal = (request: Parameters<typeof principalOf>[1]) => principalOf(deps, request, "x-api-key");
+  const principal = (request: Parameters<typeof principalOf>[1]) => principalOf(deps, request);
 
   app.get<{ Params: { id: string } }>("/api/sandboxes/:id/usage", async (request, reply) => {
     const p = await principal(request);

@@ -4,11 +4,13 @@
  */
 import type { FastifyInstance } from "fastify";
 import { type Principal, requireOrgAccess, requireScope } from "../auth/principal.js";
-import { CreateApiKeyInput, createApiKey } from "../auth/keys.js";
+import { CreateApiKeyInput, createApiKey, listApiKeys, revokeApiKey } from "../auth/keys.js";
 import type { AppDeps } from "../deps.js";
-import { AppError, badInput, forbidden, type InputIssue } from "../errors.js";
+import { AppError, badInput, forbidden, type InputIssue, notFound } from "../errors.js";
 import { recordUsageEvents } from "../ingest/service.js";
+import { voidUsageEvents } from "../ingest/voids.js";
 import { getPrices, setPrices } from "../services/prices.js";
+import { OrgId } from "../auth/keys.js";
 import { toInputIssues } from "../zod-issues.js";
 import { principalOf } from "./auth.js";
 import { sendFastApiError } from "./fastapi-envelope.js";
@@ -56,7 +58,7 @@ export async function platformRoutes(app: FastifyInstance, deps: AppDeps): Promi
   app.decorateRequest("principal", null);
   // Authenticate before the body is read: an unknown caller gets 401 without costing a parse.
   app.addHook("onRequest", async (request) => {
-    request.principal = await principalOf(deps, request, "bearer");
+    request.principal = await principalOf(deps, request);
   });
 
   app.post("/api/v1/usage/events", async (request, reply) => {
@@ -69,8 +71,11 @@ export async function platformRoutes(app: FastifyInstance, deps: AppDeps): Promi
     const result = isNdjson
       ? await recordUsageEvents(deps, principal, parseNdjson(String(request.body ?? "")), ["body"])
       : await recordUsageEvents(deps, principal, eventsFromJsonBody(request.body), ["body", "events"]);
+    deps.metrics.countIngested(result);
     return reply.status(200).send(result);
   });
+
+  app.post("/api/v1/usage/events/void", async (request) => voidUsageEvents(deps, request.principal!, request.body, ["body"]));
 
   app.post("/api/v1/api-keys", async (request, reply) => {
     const principal = request.principal!;
@@ -81,6 +86,33 @@ export async function platformRoutes(app: FastifyInstance, deps: AppDeps): Promi
     if (parsed.data.cluster_admin && !principal.clusterAdmin) throw forbidden("Only a cluster admin may create cluster-admin keys");
     const created = await createApiKey(deps.cols, parsed.data, principal.keyId);
     return reply.status(201).send(created);
+  });
+
+  // An org admin sees its org's keys; a cluster admin any org's (`org_id`), or every org's without it.
+  app.get<{ Querystring: Record<string, unknown> }>("/api/v1/api-keys", async (request) => {
+    const principal = request.principal!;
+    requireScope(principal, "admin");
+    const { org_id: given, ...extra } = request.query;
+    const unknown = Object.keys(extra);
+    if (unknown.length > 0) throw badInput("unknown query parameter", unknown.map((k) => ({ loc: ["query", k], msg: "Extra inputs are not permitted", type: "extra_forbidden" })));
+    let orgId: string | null = principal.orgId;
+    if (given !== undefined) {
+      const parsed = OrgId.safeParse(given);
+      if (!parsed.success) throw badInput("invalid org_id", toInputIssues(parsed.error, ["query", "org_id"]));
+      requireOrgAccess(principal, parsed.data);
+      orgId = parsed.data;
+    } else if (principal.clusterAdmin) orgId = null;
+    return { data: await listApiKeys(deps.cols, orgId) };
+  });
+
+  // Revoked at once here (the key cache entry is dropped), within KEY_CACHE_TTL_MS on other replicas.
+  app.delete<{ Params: { id: string } }>("/api/v1/api-keys/:id", async (request) => {
+    const principal = request.principal!;
+    requireScope(principal, "admin");
+    // Another org's key is "not found", not "forbidden": its existence is not the caller's business.
+    const revoked = await revokeApiKey(deps.cols, request.params.id, principal.clusterAdmin ? null : principal.orgId);
+    if (!revoked) throw notFound(`No API key '${request.params.id}' to revoke`);
+    return revoked;
   });
 
   app.get<{ Params: { org: string } }>("/api/v1/orgs/:org/prices", async (request) =>

@@ -12,7 +12,8 @@ import { openComputerErrorBody } from "./opencomputer.js";
 export function errorBodyFor(url: string, err: AppError): unknown {
   const path = url.split("?")[0] ?? "";
   if (path.startsWith("/graphql")) return graphqlErrorBody(err, err.message);
-  if (path === "/api/v1/usage") return miosaErrorBody(err, err.status);
+  // Budgets answer in MIOSA's envelope although their path shares /api/v1/orgs/ with prices.
+  if (path === "/api/v1/usage" || /^\/api\/v1\/orgs\/[^/]*\/budgets(\/|$)/.test(path)) return miosaErrorBody(err, err.status);
   if (path.startsWith("/api/v1/org/")) return dreadnodeErrorBody(err, err.status);
   if (path.startsWith("/api/sandboxes/") || path === "/api/usage" || path === "/api/tags") {
     return openComputerErrorBody(err);

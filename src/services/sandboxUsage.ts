@@ -77,8 +77,8 @@ export interface SandboxUsagePageJson {
 }
 
 interface PageState {
-  /** Index of the first bucket of the page. */
-  k: number;
+  /** Start (ms) of the first bucket of the page. */
+  b: number;
   /** The resolved end_time (it defaults to "now" on the first page only). */
   e: number;
 }
@@ -165,7 +165,7 @@ export async function getSandboxUsage(
   }
   // The token names the query it continues: every parameter but the page itself.
   const identity = v ? JSON.stringify([principal.keyId, principal.onBehalfOf, v.start, v.end, v.width, v.groupBy, v.allOrgs, v.orgIds, v.limit, v.timeZone]) : "";
-  let state: PageState = { k: 0, e: v?.end ?? nowSeconds };
+  let state: PageState | null = null;
   if (v?.page) {
     const read = deps.pageTokens.read<PageState>(v.page, identity, now);
     if (!read.ok) {
@@ -186,16 +186,17 @@ export async function getSandboxUsage(
 
   const unit = v.width === "1m" ? "minute" : v.width === "1h" ? "hour" : "day";
   const local = new LocalBuckets(v.start * 1000, unit, v.timeZone);
-  const total = local.countTo(state.e * 1000);
-  const pageEnd = Math.min(total, state.k + v.limit);
-  const boundaries: number[] = [];
-  for (let k = state.k; k <= pageEnd; k++) boundaries.push(local.at(k));
+  const page = state ?? { b: local.first, e: v.end ?? nowSeconds };
+  const endMs = page.e * 1000;
+  // The page's buckets: from its first, `limit` of them or up to the end, whichever comes first.
+  const boundaries: number[] = [page.b];
+  while (boundaries.length <= v.limit && boundaries[boundaries.length - 1]! < endMs) boundaries.push(local.next(boundaries[boundaries.length - 1]!));
   const query = {
     scope: await operationScope(principal, orgs),
     width: v.width,
     groupBy: v.groupBy,
     from: new Date(Math.max(v.start * 1000, boundaries[0]!)),
-    to: new Date(Math.min(state.e * 1000, boundaries[boundaries.length - 1]!)),
+    to: new Date(Math.min(endMs, boundaries[boundaries.length - 1]!)),
     boundaries,
     timeZone: v.timeZone,
   };
@@ -206,12 +207,13 @@ export async function getSandboxUsage(
     const results = (rows.get(start) ?? []).sort(compareResults);
     data.push({ object: "bucket", start_time: Math.round(start / 1000), end_time: Math.round(boundaries[i + 1]! / 1000), results });
   }
-  const hasMore = pageEnd < total;
+  const last = boundaries[boundaries.length - 1]!;
+  const hasMore = last < endMs;
   return {
     object: "page",
     data,
     has_more: hasMore,
-    next_page: hasMore ? deps.pageTokens.issue<PageState>(identity, { k: pageEnd, e: state.e }, now) : null,
+    next_page: hasMore ? deps.pageTokens.issue<PageState>(identity, { b: last, e: page.e }, now) : null,
   };
 }
 

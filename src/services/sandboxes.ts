@@ -7,7 +7,7 @@ import { type Collections, type SandboxDoc, sandboxKey } from "../db/collections
 import { type AppDeps, queryOptions } from "../deps.js";
 import { badInput, forbidden, type InputIssue, notFound } from "../errors.js";
 import { MAX_TAGS, RESERVED_TAG_PREFIX, TAG_KEY } from "../ingest/events.js";
-import { buildTagKeysPipeline } from "../pipelines/sandboxes.js";
+import { buildTagKeysPipeline, buildUserTagKeysPipeline } from "../pipelines/sandboxes.js";
 import { buildSandboxQuantitiesPipeline, type Quantities } from "../pipelines/usageAggregate.js";
 import { AGGREGATE_WINDOW, parseWindow, type WindowRequest } from "./window.js";
 
@@ -145,11 +145,8 @@ export async function setSandboxTags(deps: AppDeps, p: Principal, sandboxId: str
 export async function listTagKeys(deps: AppDeps, p: Principal): Promise<TagKeyStats[]> {
   requireScope(p, "read");
   const orgId = sandboxOrg(p);
-  const ran =
-    p.onBehalfOf === null
-      ? null
-      : (await deps.cols.sessions.distinct("sandbox_id", { org_id: orgId, external_user_id: p.onBehalfOf })).filter((id): id is string => typeof id === "string");
-  return deps.cols.sandboxes.aggregate<TagKeyStats>(buildTagKeysPipeline(orgId, ran), queryOptions(deps)).toArray();
+  if (p.onBehalfOf !== null) return deps.cols.sessions.aggregate<TagKeyStats>(buildUserTagKeysPipeline(orgId, p.onBehalfOf), queryOptions(deps)).toArray();
+  return deps.cols.sandboxes.aggregate<TagKeyStats>(buildTagKeysPipeline(orgId), queryOptions(deps)).toArray();
 }
 
 /** Tag pairs as OpenComputer's JSON object (keys in sorted order). */

@@ -45,6 +45,13 @@ export interface SandboxUsageItem extends Quantities {
 export interface TagUsageItem extends Quantities {
   tagKey: string;
   tagValue: string;
+  /** Distinct sandboxes with usage in the window carrying this value. */
+  sandboxCount: number;
+}
+
+export interface UntaggedUsage extends Quantities {
+  /** Distinct sandboxes with usage in the window without the key. */
+  sandboxCount: number;
 }
 
 export interface UsageAggregateReport {
@@ -55,7 +62,7 @@ export interface UsageAggregateReport {
   total: Quantities;
   items: Array<SandboxUsageItem | TagUsageItem>;
   /** Tag grouping only: usage of sandboxes without the key. */
-  untagged?: Quantities;
+  untagged?: UntaggedUsage;
   nextCursor: string | null;
 }
 
@@ -177,9 +184,15 @@ export async function getUsageAggregate(deps: AppDeps, p: Principal, r: UsageAgg
             memoryGbSeconds: x.memoryGbSeconds,
             diskOverageGbSeconds: x.diskOverageGbSeconds,
           }
-        : { tagKey: groupBy.key, tagValue: x.key, memoryGbSeconds: x.memoryGbSeconds, diskOverageGbSeconds: x.diskOverageGbSeconds },
+        : {
+            tagKey: groupBy.key,
+            tagValue: x.key,
+            memoryGbSeconds: x.memoryGbSeconds,
+            diskOverageGbSeconds: x.diskOverageGbSeconds,
+            sandboxCount: (x as TagRow).sandboxCount,
+          },
     ),
-    ...(groupBy.kind === "tag" && { untagged: row?.untagged?.[0] ?? ZERO }),
+    ...(groupBy.kind === "tag" && { untagged: row?.untagged?.[0] ?? { ...ZERO, sandboxCount: 0 } }),
     nextCursor,
   };
 }

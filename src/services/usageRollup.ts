@@ -14,26 +14,30 @@ import {
   type UsageRollupRow,
   type Window,
 } from "../pipelines/runtime.js";
-import { addDays, nextUtcMidnight, parseIsoInstant, utcMonthStart } from "../time.js";
+import { parseIsoInstant } from "../time.js";
+import { DEFAULT_TIME_ZONE, localMidnightAfter, localPeriod, parseTimeZone } from "../zones.js";
 import { DEFAULT_PRICES } from "./prices.js";
 
 export const ROLLUP_PERIODS = ["7d", "30d", "mtd", "month-to-date", "custom"] as const;
 type Period = "7d" | "30d" | "mtd" | "custom";
 
 /** MIOSA's error codes (its 422 `error.code`). */
-export const ROLLUP_ERROR = { groupBy: "invalid group_by", period: "invalid period", customRange: "invalid_custom_range" } as const;
+export const ROLLUP_ERROR = { groupBy: "invalid group_by", period: "invalid period", customRange: "invalid_custom_range", timeZone: "invalid time_zone" } as const;
 
 export interface UsageRollupRequest {
   group_by?: string;
   period?: string;
   start?: string;
   end?: string;
+  /** IANA zone of the periods' midnights and month start, and of the reported offsets; default UTC. */
+  time_zone?: string | null;
 }
 
 export interface UsageRollupReport {
   groupBy: RollupGroupKey;
   periodStart: Date;
   periodEnd: Date;
+  timeZone: string;
   rows: UsageRollupRow[];
 }
 
@@ -42,6 +46,7 @@ export interface Validated {
   period: Period;
   start: Date | null;
   end: Date | null;
+  timeZone: string;
 }
 
 function validate(r: UsageRollupRequest, loc: Array<string | number>): Validated {
@@ -71,20 +76,23 @@ function validate(r: UsageRollupRequest, loc: Array<string | number>): Validated
   } else if (r.start !== undefined || r.end !== undefined) {
     range(r.start !== undefined ? "start" : "end", "start and end are only accepted with period=custom");
   }
+  const timeZone = parseTimeZone(r.time_zone ?? DEFAULT_TIME_ZONE);
+  if (timeZone === null) issues.push({ loc: [...loc, "time_zone"], msg: "time_zone must be an IANA time zone name, e.g. America/New_York or UTC", type: ROLLUP_ERROR.timeZone });
   if (issues.length > 0) throw badInput(issues.map((i) => i.msg).join("; "), issues);
-  return { groupBy: groupBy as RollupGroupKey, period: period as Period, start, end };
+  return { groupBy: groupBy as RollupGroupKey, period: period as Period, start, end, timeZone: timeZone! };
 }
 
-/** 7d/30d end at the next UTC midnight after now; mtd starts on the 1st of this UTC month. */
-export function periodWindow(v: Pick<Validated, "period" | "start" | "end">, now: Date): Window {
-  const to = nextUtcMidnight(now);
+/** 7d/30d end at the next local midnight after now; mtd starts on the 1st of this local month (zone: default UTC). */
+export function periodWindow(v: Pick<Validated, "period" | "start" | "end"> & { timeZone?: string }, now: Date): Window {
+  const zone = v.timeZone ?? DEFAULT_TIME_ZONE;
+  const to = new Date(localMidnightAfter(now.getTime(), zone));
   switch (v.period) {
     case "7d":
-      return { from: addDays(to, -7), to };
+      return { from: new Date(localMidnightAfter(now.getTime(), zone, -6)), to };
     case "30d":
-      return { from: addDays(to, -30), to };
+      return { from: new Date(localMidnightAfter(now.getTime(), zone, -29)), to };
     case "mtd":
-      return { from: utcMonthStart(now), to };
+      return { from: new Date(localPeriod(now.getTime(), "month", zone).start), to };
     case "custom":
       return { from: v.start!, to: v.end! };
   }
@@ -119,7 +127,7 @@ export async function usageRollups(deps: AppDeps, principal: Principal, orgIds: 
     if (list) list.push(row);
     else byOrg.set(org_id, [row]);
   }
-  return orgIds.map((org) => ({ groupBy: v.groupBy, periodStart: window.from, periodEnd: window.to, rows: byOrg.get(org) ?? [] }));
+  return orgIds.map((org) => ({ groupBy: v.groupBy, periodStart: window.from, periodEnd: window.to, timeZone: v.timeZone, rows: byOrg.get(org) ?? [] }));
 }
 
 export async function getUsageRollup(

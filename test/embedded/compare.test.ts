@@ -79,11 +79,9 @@ function reference(a: unknown, b: unknown): number {
       if (Number.isNaN(x) || Number.isNaN(y)) return Number.isNaN(x) ? (Number.isNaN(y) ? 0 : -1) : 1;
       return x < y ? -1 : x > y ? 1 : 0;
     }
-    case 3: {
-      const x = String(a);
-      const y = String(b);
-      return x < y ? -1 : x > y ? 1 : 0;
-    }
+    case 3:
+      // MongoDB's simple collation: UTF-8 bytes.
+      return Buffer.compare(Buffer.from(String(a), "utf8"), Buffer.from(String(b), "utf8"));
     case 4:
       return refObjects(a as Record<string, unknown>, b as Record<string, unknown>);
     case 5:
@@ -140,7 +138,7 @@ const leaf = fc.oneof(
   fc.integer({ min: -3, max: 3 }),
   fc.constantFrom(0, -0, NaN, Infinity, -Infinity, 0.5, 2 ** 53, -(2 ** 60)),
   fc.string({ maxLength: 3 }),
-  fc.constantFrom("", "a", "b", "ab", "\u00e9", "\ud83d\ude00"),
+  fc.constantFrom("", "a", "b", "ab", "\u00e9", "\ud83d\ude00", "\uffff", "\ue000", "a\ud83d\ude00", "a\uffff"),
   fc.boolean(),
   fc.constantFrom(null, undefined),
   fc.integer({ min: -3, max: 3 }).map((n) => new Date(Date.UTC(2026, 0, 1) + n * 1000)),
@@ -170,7 +168,7 @@ describe("compareValues", () => {
     );
   });
 
-  it("keeps the cases the fast paths take: strings by code unit, NaN lowest, -0 equal to 0, documents before arrays", () => {
+  it("keeps the cases the fast paths take: strings by UTF-8 bytes, NaN lowest, -0 equal to 0, documents before arrays", () => {
     expect(compareValues("a", "b")).toBe(-1);
     expect(compareValues("b", "ab")).toBe(1);
     expect(compareValues(NaN, -Infinity)).toBe(-1);

@@ -8,6 +8,7 @@ import { type Clock, systemClock } from "../../src/clock.js";
 import { type Config, loadConfig } from "../../src/config.js";
 import { collections, type Scope, ensureIndexes } from "../../src/db/collections.js";
 import type { AppDeps } from "../../src/deps.js";
+import { Metrics } from "../../src/metrics.js";
 import { PageTokens } from "../../src/paging.js";
 import { buildServer } from "../../src/server.js";
 import { startTestMongo, type TestMongo } from "./mongo.js";
@@ -43,7 +44,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   // Rate limiting is off unless a test turns it on: suites send hundreds of requests with one key.
   const config: Config = loadConfig({ LOG_LEVEL: "silent", BOOTSTRAP_ADMIN_KEY: BOOTSTRAP_KEY, DEMO_DATA: "false", RATE_LIMIT_MAX: "0", ...opts.env });
   await ensureIndexes(mongo.db);
-  const deps: AppDeps = { config, client: mongo.client, db: mongo.db, cols: collections(mongo.db), clock: opts.clock ?? systemClock, pageTokens: new PageTokens(config.PAGE_TOKEN_SECRET) };
+  const deps: AppDeps = { config, client: mongo.client, db: mongo.db, cols: collections(mongo.db), clock: opts.clock ?? systemClock, pageTokens: new PageTokens(config.PAGE_TOKEN_SECRET), metrics: new Metrics() };
   const { app } = await buildServer(deps);
   await app.ready();
   return {

@@ -115,6 +115,71 @@ describe("EMBEDDED_DATA_DIR", () => {
   }, 90_000);
 });
 
+describe("a kill -9 in the middle of ingests", () => {
+  it("leaves raw and rollup answers agreeing, and the client's retry completes what was not acknowledged", async () => {
+    const dir = dataDir();
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const base = { ...process.env, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "warn", BOOTSTRAP_ADMIN_KEY: BOOTSTRAP_KEY, DEMO_DATA: "false", EMBEDDED_DATA_DIR: dir, MONGODB_URI: "" };
+    const run = (extra: Record<string, string> = {}) => spawn(process.execPath, ["--import", "tsx", "src/index.ts"], { env: { ...base, ...extra }, stdio: "ignore" });
+    const batches = Array.from({ length: 6 }, (_, b) =>
+      Array.from({ length: 2000 }, (_, i) => ({
+        id: `k${b}-${i}`, type: "sandbox.operation", timestamp: new Date(Date.parse("2026-05-20T10:00:00Z") + (b * 2000 + i) * 1_000).toISOString(),
+        sandbox_id: `sb-${i % 7}`, session_id: `s-${i % 13}`, user_id: `u-${i % 3}`, provider: "aws", session_kind: "standard", operation: "command", request_count: 1 + (i % 5),
+      })),
+    );
+    const mka1 = async (key: string) =>
+      json(await fetch(`${url}/api/v1/sandbox/usage?start_time=${Date.parse("2026-05-20T00:00:00Z") / 1000}&end_time=${Date.parse("2026-05-21T00:00:00Z") / 1000}&bucket_width=1h&group_by=user_id`, { headers: { authorization: `Bearer ${key}` } }));
+    const first = run();
+    let key = "";
+    const acknowledged = new Set<number>();
+    try {
+      await waitReady(url, first);
+      key = await seed(url);
+      // All six in flight; the process dies as soon as the first is acknowledged.
+      const sends = batches.map((events, b) =>
+        fetch(`${url}/api/v1/usage/events`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify({ events }) })
+          .then((r) => (r.status === 200 ? acknowledged.add(b) : undefined))
+          .catch(() => undefined),
+      );
+      await Promise.race(sends);
+      await kill9(first);
+      await Promise.all(sends);
+    } finally {
+      await kill9(first);
+    }
+    expect(acknowledged.size).toBeLessThan(batches.length);
+    // After the crash: the rollup-reading and the raw-reading service answer the same.
+    const answersFrom = async (extra: Record<string, string>) => {
+      const child = run(extra);
+      try {
+        await waitReady(url, child);
+        return await mka1(key);
+      } finally {
+        await kill9(child);
+      }
+    };
+    const fromRollups = await answersFrom({});
+    expect(await answersFrom({ USAGE_SOURCE: "raw" })).toEqual(fromRollups);
+    // The client retries every batch: acknowledged ones are all duplicates, the rest complete.
+    const again = run();
+    try {
+      await waitReady(url, again);
+      let stored = 0;
+      for (const [b, events] of batches.entries()) {
+        const r = await json(await fetch(`${url}/api/v1/usage/events`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify({ events }) }));
+        if (acknowledged.has(b)) expect(r).toEqual({ accepted: 0, duplicates: 2000 });
+        stored += r.accepted + r.duplicates;
+      }
+      expect(stored).toBe(12_000);
+      const total = (await mka1(key)).data.reduce((n: number, bucket: { results: Array<{ num_operations: number }> }) => n + bucket.results.reduce((m, x) => m + x.num_operations, 0), 0);
+      expect(total).toBe(12_000 + 2);
+    } finally {
+      await kill9(again);
+    }
+  }, 180_000);
+});
+
 async function waitReady(url: string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 40_000;
   for (;;) {

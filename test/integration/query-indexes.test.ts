@@ -10,7 +10,7 @@ import { fixedClock } from "../../src/clock.js";
 import { COLLECTIONS, ensureIndexes, INDEXES } from "../../src/db/collections.js";
 import { buildMemoryUsagePipeline } from "../../src/pipelines/memory.js";
 import { buildRuntimeSummaryPipeline, buildUsageRollupPipeline } from "../../src/pipelines/runtime.js";
-import { buildTagKeysPipeline } from "../../src/pipelines/sandboxes.js";
+import { buildTagKeysPipeline, buildUserTagKeysPipeline } from "../../src/pipelines/sandboxes.js";
 import { type BucketPageQuery, buildMeasuresPipeline, buildSandboxUsagePipeline, buildSessionsPipeline, planPage } from "../../src/pipelines/sandboxUsage.js";
 import { LocalBuckets } from "../../src/zones.js";
 import { buildSandboxQuantitiesPipeline, buildUsageAggregatePipeline } from "../../src/pipelines/usageAggregate.js";
@@ -127,6 +127,7 @@ describe("every query's first stage is served by its named index", () => {
       indexes: [INDEXES.sessionsByOrgSandboxStart],
     },
     { name: "tag keys", collection: COLLECTIONS.sandboxes, pipeline: () => buildTagKeysPipeline("acme"), indexes: [INDEXES.sandboxesByOrg] },
+    { name: "tag keys on behalf of an external user", collection: COLLECTIONS.sessions, pipeline: () => buildUserTagKeysPipeline("acme", "cust-1"), indexes: [INDEXES.sessionsByOrgExternalUser, "_id_"] },
     {
       name: "ingest: memory minutes of touched sandboxes",
       collection: COLLECTIONS.usageEvents,

@@ -13,6 +13,7 @@ import { fixedClock } from "../../src/clock.js";
 import { Random } from "../../src/demo/random.js";
 import { rebuildAll } from "../../src/store/rebuild.js";
 import { bearer, startTestApp, type TestApp } from "../helpers/app.js";
+import { failCommand } from "../helpers/failpoints.js";
 
 const NOW = "2026-05-28T00:00:00Z";
 const T0 = Date.parse("2026-05-24T00:00:00Z");
@@ -40,12 +41,16 @@ function randomEvents(rnd: Random): Event[] {
       const end = Math.min(start + rnd.int(60_000, 20 * 3_600_000), Date.parse(NOW) - 1);
       events.push({ ...base, id: `${session}-start`, timestamp: iso(start), operation: "session_start", vcpus: rnd.int(1, 4), memory_mb: rnd.pick([512, 1024, 2048]), external_user_id: `cust-${rnd.int(1, 2)}` });
       if (rnd.chance(0.8)) events.push({ ...base, id: `${session}-stop`, timestamp: iso(end), operation: rnd.pick(["session_stop", "session_terminate"]) });
+      // A stop before the start ends nothing: the session runs to its first end at or after its start.
+      if (rnd.chance(0.2)) events.push({ ...base, id: `${session}-early-stop`, timestamp: iso(start - rnd.int(1_000, 3_600_000)), operation: "session_stop" });
       const ops = rnd.int(5, 60);
       for (let k = 0; k < ops; k++) {
         // Some operations land exactly on a minute, hour or day boundary.
         const at = rnd.chance(0.1) ? Math.floor(rnd.int(start, end) / 3_600_000) * 3_600_000 : rnd.int(start, end);
+        // A few sessions change user or provider part-way ("mixed" in a bucket: counted from presence).
+        const who = rnd.chance(0.05) ? { user_id: `u${rnd.int(1, 3)}`, provider: rnd.pick(["aws", "gcp"]) } : {};
         events.push({
-          ...base, id: `${session}-op-${k}`, timestamp: iso(at), operation: rnd.pick(WORK),
+          ...base, ...who, id: `${session}-op-${k}`, timestamp: iso(at), operation: rnd.pick(WORK),
           request_count: rnd.int(0, 5), duration_ms: rnd.int(0, 30_000), workspace_bytes_in: rnd.int(0, 1e6), workspace_bytes_out: rnd.int(0, 1e6),
           files_changed_count: rnd.int(0, 9), oom_killed: rnd.chance(0.05),
           peak_memory_mib: rnd.chance(0.3) ? null : rnd.int(100, 4000) / 10, reserved_memory_mib: rnd.chance(0.3) ? null : rnd.pick([512, 1024]),
@@ -77,6 +82,13 @@ let fromRaw: TestApp;
 const keys: Record<string, string> = {};
 let events: Event[];
 
+let faulted = 0;
+let voided = 0;
+
+function post(t: TestApp, batch: Event[]) {
+  return t.app.inject({ method: "POST", url: "/api/v1/usage/events", headers: { ...bearer(keys.admin!), "content-type": "application/json" }, payload: JSON.stringify({ events: batch }) });
+}
+
 async function send(t: TestApp, batch: Event[]) {
   const res = await t.app.inject({ method: "POST", url: "/api/v1/usage/events", headers: { ...bearer(keys.admin!), "content-type": "application/json" }, payload: JSON.stringify({ events: batch }) });
   expect(res.statusCode, res.body).toBe(200);
@@ -97,16 +109,64 @@ beforeAll(async () => {
   const stream = shuffle([...events, ...events.filter((_, i) => i % 10 === 0)], rnd);
   const batches: Event[][] = [];
   for (let i = 0; i < stream.length; ) {
-    const size = rnd.int(1, 400);
+    const size = rnd.int(1, 150);
     batches.push(stream.slice(i, i + size));
     i += size;
   }
+  // Three batches at a time (their transactions conflict on shared buckets and are retried). Every
+  // third round runs with an injected failure inside the ingest transaction: a failed request must
+  // have stored nothing, and the client's retry stores it once. Every third round voids some events
+  // already sent (and a few never sent); some of those are re-sent later and are duplicates.
+  const admin = fromRollups.mongo.client;
+  const faults = [
+    { failCommands: ["insert"], errorCode: 11600 },
+    { failCommands: ["update"], errorCode: 91 },
+    { failCommands: ["find"], closeConnection: true },
+    { failCommands: ["aggregate"], errorCode: 11602 },
+    { failCommands: ["delete", "update"], errorCode: 112, errorLabels: ["TransientTransactionError"] },
+    { failCommands: ["commitTransaction"], closeConnection: true },
+    { failCommands: ["commitTransaction"], errorCode: 91 },
+  ];
   let accepted = 0;
-  // Three batches at a time: refreshes of the same buckets run concurrently.
-  for (let i = 0; i < batches.length; i += 3) {
-    for (const r of await Promise.all(batches.slice(i, i + 3).map((b) => send(fromRollups, b)))) accepted += r.accepted;
+  let round = 0;
+  for (let i = 0; i < batches.length; i += 3, round++) {
+    const group = batches.slice(i, i + 3);
+    if (round % 3 === 1) {
+      const off = await failCommand(admin, { times: 1 }, rnd.pick(faults));
+      for (const b of group) {
+        const res = await post(fromRollups, b);
+        if (res.statusCode === 200) accepted += (res.json() as { accepted: number }).accepted;
+        else {
+          faulted++;
+          // The database failed under it: 503, and nothing of the batch was stored (the retry accepts it all).
+          expect(res.statusCode, res.body).toBe(503);
+          accepted += (await send(fromRollups, b)).accepted;
+        }
+      }
+      await off();
+    } else {
+      for (const r of await Promise.all(group.map((b) => send(fromRollups, b)))) accepted += r.accepted;
+    }
+    if (round % 3 === 2) {
+      const sent = batches.slice(0, i + 3).flat();
+      const ids = [...new Set(sent.filter(() => rnd.chance(0.02)).map((e) => e.id)), "never-sent"];
+      const byOrg = new Map<string, string[]>();
+      for (const e of sent) if (ids.includes(e.id)) byOrg.set(e.org_id, [...new Set([...(byOrg.get(e.org_id) ?? []), e.id])]);
+      for (const [org, orgIds] of byOrg) {
+        const res = await fromRollups.app.inject({ method: "POST", url: "/api/v1/usage/events/void", headers: bearer(keys.admin!), payload: { ids: [...orgIds, "never-sent"], reason: "test", org_id: org } });
+        expect(res.statusCode, res.body).toBe(200);
+        const r = res.json() as { voided: number; already_voided: number; unknown: number };
+        expect(r.voided + r.already_voided).toBe(orgIds.length);
+        expect(r.unknown).toBe(1);
+        voided += r.voided;
+      }
+    }
   }
+  expect(faulted).toBeGreaterThan(0);
+  expect(voided).toBeGreaterThan(10);
+  // Every event was stored exactly once, whatever failed; voided ones are still taken.
   expect(accepted).toBe(events.length);
+  expect(await fromRollups.mongo.db.collection("usage_events").countDocuments()).toBe(events.length - voided);
 }, 120_000);
 afterAll(async () => {
   await fromRaw?.close();
@@ -136,13 +196,15 @@ describe("rollups answer as raw events do", () => {
       const end = rnd.chance(0.2) ? null : start + rnd.int(1_000, span);
       const groupBy = GROUP_BY.filter(() => rnd.chance(0.4));
       const scope = rnd.pick(["acme", "globex", "all_orgs", "org_ids"]);
+      const zone = rnd.pick(["UTC", "UTC", "America/New_York", "Europe/Berlin", "Asia/Kolkata", "Asia/Kathmandu"]);
       const key = scope === "acme" || scope === "globex" ? keys[scope]! : keys.admin!;
       let url =
         `/api/v1/sandbox/usage?start_time=${unix(start)}&bucket_width=${width}` +
         (end ? `&end_time=${unix(end)}` : "") +
         (groupBy.length ? `&group_by=${groupBy.join(",")}` : "") +
         (scope === "all_orgs" ? "&all_orgs=true" : scope === "org_ids" ? "&org_ids=acme,globex" : "") +
-        (width === "1m" ? "&limit=1440" : "");
+        (width === "1m" ? "&limit=1440" : "") +
+        (zone === "UTC" ? "" : `&time_zone=${encodeURIComponent(zone)}`);
       for (let page = 0; page < 4; page++) {
         const body = (await same(url, key)) as { data: Array<{ results: unknown[] }>; has_more: boolean; next_page: string | null };
         nonEmpty += body.data.filter((b) => b.results.length > 0).length;
@@ -233,4 +295,25 @@ describe("rebuilding rollups from raw events", () => {
     expect(await same(url, keys.acme!)).toEqual(good);
     expect(await cols.opsByDay.countDocuments({ "_id.user_id": "ghost" })).toBe(0);
   }, 60_000);
+});
+
+describe("rebuilding while ingest goes on", () => {
+  it("ends as a rebuild of the final events would, and answers as raw events do", async () => {
+    const rnd = new Random(99);
+    const more = randomEvents(rnd).map((e) => ({ ...e, id: `late-${e.id}` }));
+    const batches: Event[][] = [];
+    for (let i = 0; i < more.length; i += 60) batches.push(more.slice(i, i + 60));
+    // The rebuild and a stream of ingests into the same org-days, at once.
+    await Promise.all([
+      rebuildAll(fromRollups.deps.client, fromRollups.deps.cols),
+      (async () => {
+        for (const b of batches) await send(fromRollups, b);
+      })(),
+    ]);
+    const during = await Promise.all(ROLLUPS.map((c) => contents(fromRollups, c)));
+    await rebuildAll(fromRollups.deps.client, fromRollups.deps.cols);
+    const after = await Promise.all(ROLLUPS.map((c) => contents(fromRollups, c)));
+    for (const [i, name] of ROLLUPS.entries()) expect(during[i], name).toEqual(after[i]);
+    await same(`/api/v1/sandbox/usage?start_time=${unix(T0)}&end_time=${unix(T0 + 4 * DAY)}&bucket_width=1h&limit=168&group_by=operation`, keys.acme!);
+  }, 120_000);
 });

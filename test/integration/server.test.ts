@@ -14,6 +14,7 @@ import { loadConfig } from "../../src/config.js";
 import { connectDatabase, type Database } from "../../src/db/connect.js";
 import { startEmbeddedMongo, type EmbeddedMongo } from "../../src/embedded/index.js";
 import { startService } from "../../src/runtime.js";
+import { Metrics } from "../../src/metrics.js";
 import { PageTokens } from "../../src/paging.js";
 import { type BuiltServer, buildServer } from "../../src/server.js";
 import { BOOTSTRAP_KEY, bearer, startTestApp, type TestApp } from "../helpers/app.js";
@@ -139,7 +140,7 @@ describe("with the database stopped", () => {
     embedded = await startEmbeddedMongo();
     const config = loadConfig({ LOG_LEVEL: "silent", DEMO_DATA: "false" });
     database = await connectDatabase(embedded.uri, "stopped_db_test");
-    built = await buildServer({ config, ...database, clock: systemClock, pageTokens: new PageTokens(undefined) });
+    built = await buildServer({ config, ...database, clock: systemClock, pageTokens: new PageTokens(undefined), metrics: new Metrics() });
     await built.app.ready();
     // Created while the database is up, so the GraphQL request below must look it up.
     key = (await createApiKey(database.cols, { org_id: "acme", user_id: "alice", scopes: ["read"], cluster_admin: false }, "test")).key;

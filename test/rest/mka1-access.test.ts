@@ -113,8 +113,8 @@ describe("validation: 422 {detail: [{loc, msg, type}]}", () => {
     const q = `start_time=${unix("2026-05-27T10:00:00Z")}&end_time=${unix("2026-05-27T12:00:00Z")}&bucket_width=1m`;
     const real = (await ok(readKey, q)).next_page as string;
     const [body, sig] = real.split(".") as [string, string];
-    // The payload edited to skip ahead (k: 60 → 0), keeping the old signature; a flipped signature; no signature; junk.
-    const edited = Buffer.from(Buffer.from(body, "base64url").toString().replace('"k":60', '"k":0')).toString("base64url");
+    // The payload edited to go back (the next bucket's start, b, moved an hour), keeping the old signature; a flipped signature; no signature; junk.
+    const edited = Buffer.from(Buffer.from(body, "base64url").toString().replace(/"b":(\d+)/, (_, b) => `"b":${Number(b) - 3_600_000}`)).toString("base64url");
     expect(edited).not.toBe(body);
     const flipped = `${body}.${sig.startsWith("A") ? "B" : "A"}${sig.slice(1)}`;
     for (const forged of [`${edited}.${sig}`, flipped, body, "garbage", "a.b.c"]) {

@@ -65,13 +65,13 @@ const with_ = (...extra: Array<[string, string]>) => [...SANDBOX, ...extra];
 
 // The sandbox rows of the default window, as REST writes them.
 const ROW = {
-  g: { sandboxId: "sb-g", alias: null, status: "stopped", tags: { team: "payments" }, tagsLastUpdatedAt: "2026-04-28T11:00:00Z", memoryGbSeconds: 10800, diskOverageGbSeconds: 0 },
-  c: { sandboxId: "sb-c", alias: null, status: "stopped", tags: { team: "payments" }, tagsLastUpdatedAt: "2026-05-21T00:00:00Z", memoryGbSeconds: 7200, diskOverageGbSeconds: 0 },
+  g: { sandboxId: "sb-g", status: "stopped", tags: { team: "payments" }, tagsLastUpdatedAt: "2026-04-28T11:00:00Z", memoryGbSeconds: 10800, diskOverageGbSeconds: 0 },
+  c: { sandboxId: "sb-c", status: "stopped", tags: { team: "payments" }, tagsLastUpdatedAt: "2026-05-21T00:00:00Z", memoryGbSeconds: 7200, diskOverageGbSeconds: 0 },
   a: { sandboxId: "sb-a", alias: "alpha", status: "stopped", tags: { env: "prod", team: "payments" }, tagsLastUpdatedAt: "2026-05-20T10:00:00Z", memoryGbSeconds: 5400, diskOverageGbSeconds: 36000 },
-  b: { sandboxId: "sb-b", alias: null, status: "stopped", tags: { team: "growth" }, tagsLastUpdatedAt: "2026-05-20T12:00:00Z", memoryGbSeconds: 5400, diskOverageGbSeconds: 0 },
-  d: { sandboxId: "sb-d", alias: null, status: "running", tags: {}, tagsLastUpdatedAt: null, memoryGbSeconds: 600, diskOverageGbSeconds: 600 },
-  e: { sandboxId: "sb-e", alias: null, status: "stopped", tags: { env: "dev", "team:payments": "yes" }, tagsLastUpdatedAt: "2026-05-22T00:00:00Z", memoryGbSeconds: 15, diskOverageGbSeconds: 0 },
-  f: { sandboxId: "sb-f", alias: null, status: "stopped", tags: { team: "growth" }, tagsLastUpdatedAt: "2026-05-22T01:00:00Z", memoryGbSeconds: 0.98, diskOverageGbSeconds: 0 },
+  b: { sandboxId: "sb-b", status: "stopped", tags: { team: "growth" }, tagsLastUpdatedAt: "2026-05-20T12:00:00Z", memoryGbSeconds: 5400, diskOverageGbSeconds: 0 },
+  d: { sandboxId: "sb-d", status: "running", tags: {}, tagsLastUpdatedAt: null, memoryGbSeconds: 600, diskOverageGbSeconds: 600 },
+  e: { sandboxId: "sb-e", status: "stopped", tags: { env: "dev", "team:payments": "yes" }, tagsLastUpdatedAt: "2026-05-22T00:00:00Z", memoryGbSeconds: 15, diskOverageGbSeconds: 0 },
+  f: { sandboxId: "sb-f", status: "stopped", tags: { team: "growth" }, tagsLastUpdatedAt: "2026-05-22T01:00:00Z", memoryGbSeconds: 0.98, diskOverageGbSeconds: 0 },
 };
 const TOTAL = { memoryGbSeconds: 29415.98, diskOverageGbSeconds: 36600 };
 const ids = (body: { items: Array<{ sandboxId?: string; tagValue?: string }> }) => body.items.map((i) => i.sandboxId ?? i.tagValue);
@@ -81,14 +81,17 @@ const USAGE_QUERY = `query ($groupBy: String!, $from: String, $to: String, $filt
   usage(groupBy: $groupBy, from: $from, to: $to, filter: $filter, sort: $sort, limit: $limit, cursor: $cursor) {
     from to groupBy nextCursor
     total { memoryGbSeconds diskOverageGbSeconds }
-    untagged { memoryGbSeconds diskOverageGbSeconds }
+    untagged { memoryGbSeconds diskOverageGbSeconds sandboxCount }
     items {
       __typename
       ... on SandboxUsageItem { sandboxId alias status tags { key value } tagsLastUpdatedAt memoryGbSeconds diskOverageGbSeconds }
-      ... on TagUsageItem { tagKey tagValue memoryGbSeconds diskOverageGbSeconds }
+      ... on TagUsageItem { tagKey tagValue memoryGbSeconds diskOverageGbSeconds sandboxCount }
     }
   }
 }`;
+
+/** REST leaves an unset alias out (the SDK declares `alias?: string`); GraphQL answers null. */
+const withoutNullAlias = ({ alias, ...rest }: any) => (alias === null ? rest : { alias, ...rest });
 
 /** Query.usage's answer in the REST JSON's shape (tags as an object, REST timestamps, no untagged when null). */
 function asRest(u: any) {
@@ -100,7 +103,7 @@ function asRest(u: any) {
     total: u.total,
     items: u.items.map(({ __typename, ...item }: any) =>
       __typename === "SandboxUsageItem"
-        ? { ...item, tags: Object.fromEntries(item.tags.map((x: { key: string; value: string }) => [x.key, x.value])), tagsLastUpdatedAt: time(item.tagsLastUpdatedAt) }
+        ? { ...withoutNullAlias(item), tags: Object.fromEntries(item.tags.map((x: { key: string; value: string }) => [x.key, x.value])), tagsLastUpdatedAt: time(item.tagsLastUpdatedAt) }
         : item,
     ),
     ...(u.untagged !== null && { untagged: u.untagged }),
@@ -265,8 +268,8 @@ describe("GET /api/usage: filter[tag:<key>]", () => {
   it("filters before grouping by tag", async () => {
     // env in {dev, prod}: a (payments, 5,400 / 36,000) and e (no team → untagged, 15).
     const body = await ok([["groupBy", "tag:team"], ["filter[tag:env]", "dev,prod"]]);
-    expect(body.items).toStrictEqual([{ tagKey: "team", tagValue: "payments", memoryGbSeconds: 5400, diskOverageGbSeconds: 36000 }]);
-    expect(body.untagged).toStrictEqual({ memoryGbSeconds: 15, diskOverageGbSeconds: 0 });
+    expect(body.items).toStrictEqual([{ tagKey: "team", tagValue: "payments", memoryGbSeconds: 5400, diskOverageGbSeconds: 36000, sandboxCount: 1 }]);
+    expect(body.untagged).toStrictEqual({ memoryGbSeconds: 15, diskOverageGbSeconds: 0, sandboxCount: 1 });
     expect(body.total).toStrictEqual({ memoryGbSeconds: 5415, diskOverageGbSeconds: 36000 });
   });
 });
@@ -282,10 +285,10 @@ describe("GET /api/usage?groupBy=tag:<key>", () => {
       groupBy: "tag:team",
       total: TOTAL,
       items: [
-        { tagKey: "team", tagValue: "payments", memoryGbSeconds: 23400, diskOverageGbSeconds: 36000 },
-        { tagKey: "team", tagValue: "growth", memoryGbSeconds: 5400.98, diskOverageGbSeconds: 0 },
+        { tagKey: "team", tagValue: "payments", memoryGbSeconds: 23400, diskOverageGbSeconds: 36000, sandboxCount: 3 },
+        { tagKey: "team", tagValue: "growth", memoryGbSeconds: 5400.98, diskOverageGbSeconds: 0, sandboxCount: 2 },
       ],
-      untagged: { memoryGbSeconds: 615, diskOverageGbSeconds: 600 },
+      untagged: { memoryGbSeconds: 615, diskOverageGbSeconds: 600, sandboxCount: 2 },
       nextCursor: null,
     });
   });
@@ -294,8 +297,8 @@ describe("GET /api/usage?groupBy=tag:<key>", () => {
     // Only e has the key "team:payments" (value yes, 15). Untagged: 29,415.98 − 15 = 29,400.98.
     const body = await ok([["groupBy", "tag:team:payments"]]);
     expect(body.groupBy).toBe("tag:team:payments");
-    expect(body.items).toStrictEqual([{ tagKey: "team:payments", tagValue: "yes", memoryGbSeconds: 15, diskOverageGbSeconds: 0 }]);
-    expect(body.untagged).toStrictEqual({ memoryGbSeconds: 29400.98, diskOverageGbSeconds: 36600 });
+    expect(body.items).toStrictEqual([{ tagKey: "team:payments", tagValue: "yes", memoryGbSeconds: 15, diskOverageGbSeconds: 0, sandboxCount: 1 }]);
+    expect(body.untagged).toStrictEqual({ memoryGbSeconds: 29400.98, diskOverageGbSeconds: 36600, sandboxCount: 6 });
     expect(body.total).toStrictEqual(TOTAL);
   });
 
@@ -306,7 +309,7 @@ describe("GET /api/usage?groupBy=tag:<key>", () => {
       ["prod", 5400, 36000],
       ["dev", 15, 0],
     ]);
-    expect(byMemory.untagged).toStrictEqual({ memoryGbSeconds: 24000.98, diskOverageGbSeconds: 600 });
+    expect(byMemory.untagged).toStrictEqual({ memoryGbSeconds: 24000.98, diskOverageGbSeconds: 600, sandboxCount: 5 });
     // By disk: payments 36,000, then growth 0 (its memory does not matter).
     const byDisk = await ok([["groupBy", "tag:team"], ["sort", "-diskOverageGbSeconds"]]);
     expect(ids(byDisk)).toEqual(["payments", "growth"]);
@@ -323,18 +326,18 @@ describe("GET /api/usage?groupBy=tag:<key>", () => {
     expect((await put("sb-r1", { team: "y" })).statusCode).toBe(200);
     body = await team();
     expect(body.items.map((i: any) => [i.tagValue, i.memoryGbSeconds])).toEqual([["y", 10800]]);
-    expect(body.untagged).toStrictEqual({ memoryGbSeconds: 0, diskOverageGbSeconds: 0 });
+    expect(body.untagged).toStrictEqual({ memoryGbSeconds: 0, diskOverageGbSeconds: 0, sandboxCount: 0 });
     // r2 cleared: y = 3,600; untagged = 7,200.
     expect((await put("sb-r2", {})).statusCode).toBe(200);
     body = await team();
     expect(body.items.map((i: any) => [i.tagValue, i.memoryGbSeconds])).toEqual([["y", 3600]]);
-    expect(body.untagged).toStrictEqual({ memoryGbSeconds: 7200, diskOverageGbSeconds: 0 });
+    expect(body.untagged).toStrictEqual({ memoryGbSeconds: 7200, diskOverageGbSeconds: 0, sandboxCount: 1 });
     expect(body.total).toStrictEqual({ memoryGbSeconds: 10800, diskOverageGbSeconds: 0 });
     // By sandbox, r2 now shows no tags and no tagsLastUpdatedAt.
     const bySandbox = await ok([["groupBy", "sandbox"], ["from", "2026-05-27"], ["to", "2026-05-28"]], xKey(retagReader));
     expect(bySandbox.items).toStrictEqual([
-      { sandboxId: "sb-r2", alias: null, status: "stopped", tags: {}, tagsLastUpdatedAt: null, memoryGbSeconds: 7200, diskOverageGbSeconds: 0 },
-      { sandboxId: "sb-r1", alias: null, status: "stopped", tags: { team: "y" }, tagsLastUpdatedAt: NOW, memoryGbSeconds: 3600, diskOverageGbSeconds: 0 },
+      { sandboxId: "sb-r2", status: "stopped", tags: {}, tagsLastUpdatedAt: null, memoryGbSeconds: 7200, diskOverageGbSeconds: 0 },
+      { sandboxId: "sb-r1", status: "stopped", tags: { team: "y" }, tagsLastUpdatedAt: NOW, memoryGbSeconds: 3600, diskOverageGbSeconds: 0 },
     ]);
   });
 });
@@ -384,7 +387,7 @@ describe("GET /api/usage: cursor paging", () => {
     expect(pages.map(ids)).toEqual([["payments"], ["growth"]]);
     for (const p of pages) {
       expect(p.total).toStrictEqual(TOTAL);
-      expect(p.untagged).toStrictEqual({ memoryGbSeconds: 615, diskOverageGbSeconds: 600 });
+      expect(p.untagged).toStrictEqual({ memoryGbSeconds: 615, diskOverageGbSeconds: 600, sandboxCount: 2 });
     }
     // payments 23,400 + growth 5,400.98 + untagged 615 = the total.
     expect(round2(pages.flatMap((p) => p.items).reduce((s: number, i: any) => s + i.memoryGbSeconds, 0) + 615)).toBe(TOTAL.memoryGbSeconds);
@@ -440,7 +443,7 @@ describe("GET /api/usage: X-On-Behalf-Of and tenancy", () => {
     ]);
     expect(body.total).toStrictEqual({ memoryGbSeconds: 10800, diskOverageGbSeconds: 36000 });
     const ext2 = await ok([["groupBy", "tag:team"]], { ...xKey(reader), "x-on-behalf-of": "ext-2" });
-    expect(ext2.items).toStrictEqual([{ tagKey: "team", tagValue: "payments", memoryGbSeconds: 1800, diskOverageGbSeconds: 0 }]);
+    expect(ext2.items).toStrictEqual([{ tagKey: "team", tagValue: "payments", memoryGbSeconds: 1800, diskOverageGbSeconds: 0, sandboxCount: 1 }]);
     const nobody = await ok(SANDBOX, { ...xKey(reader), "x-on-behalf-of": "ext-none" });
     expect(nobody.items).toEqual([]);
     expect(nobody.total).toStrictEqual({ memoryGbSeconds: 0, diskOverageGbSeconds: 0 });
@@ -450,7 +453,7 @@ describe("GET /api/usage: X-On-Behalf-Of and tenancy", () => {
     // Rival's sb-a: 64 GiB × 9 days — if it leaked, our totals above would be far larger.
     const ours = await ok([["groupBy", "tag:secret"]]);
     expect(ours.items).toEqual([]);
-    expect(ours.untagged).toStrictEqual(TOTAL);
+    expect(ours.untagged).toStrictEqual({ ...TOTAL, sandboxCount: 7 });
     // Rival: 65536/1024 = 64 × 777,600 s = 49,766,400; disk (1,000,000 − 20,480)/1024 = 956.5625 × 777,600 = 743,823,000.
     const theirs = await ok(SANDBOX, xKey(rivalReader));
     expect(theirs.items.map((i: any) => [i.sandboxId, i.memoryGbSeconds, i.diskOverageGbSeconds])).toEqual([["sb-a", 49766400, 743823000]]);
@@ -572,8 +575,8 @@ describe("Query.usage", () => {
       { __typename: "SandboxUsageItem", sandboxId: "sb-g", alias: null, status: "stopped", tags: [{ key: "team", value: "payments" }], tagsLastUpdatedAt: "2026-04-28T11:00:00.000Z", memoryGbSeconds: 10800, diskOverageGbSeconds: 0 },
     ]);
     const byTag = (await t.graphql(USAGE_QUERY, { groupBy: "tag:team", limit: 1 }, xKey(reader))).body.data!.usage;
-    expect(byTag.items).toStrictEqual([{ __typename: "TagUsageItem", tagKey: "team", tagValue: "payments", memoryGbSeconds: 23400, diskOverageGbSeconds: 36000 }]);
-    expect(byTag.untagged).toStrictEqual({ memoryGbSeconds: 615, diskOverageGbSeconds: 600 });
+    expect(byTag.items).toStrictEqual([{ __typename: "TagUsageItem", tagKey: "team", tagValue: "payments", memoryGbSeconds: 23400, diskOverageGbSeconds: 36000, sandboxCount: 3 }]);
+    expect(byTag.untagged).toStrictEqual({ memoryGbSeconds: 615, diskOverageGbSeconds: 600, sandboxCount: 2 });
   });
 
   it("pages with nextCursor: every row once, the same total", async () => {

@@ -69,6 +69,9 @@ const GQL_MKA1 = `sandboxUsage(startTime: ${unix(DAY.from)}, endTime: ${unix(DAY
 const GQL_BUCKETS = "{ hasMore data { startTime results { userId numOperations numSessions durationMs } } }";
 const GQL_ROLLUP = `usageRollup(period: "custom", start: "${DAY.from}", end: "${DAY.to}") { periodStart results { key sandboxSeconds storageGbHours creditCents } }`;
 const GQL_QUANTITIES = `memoryUsage(from: "${DAY.from}", to: "${DAY.to}") { totals { uptimeSeconds memoryUsedGbSeconds memoryAllocatedGbSeconds } } usage(from: "${DAY.from}", to: "${DAY.to}") { memoryGbSeconds diskOverageGbSeconds }`;
+/** A budget that never fires (creating one sends nothing anyway). */
+const BUDGET = { name: "matrix", metric: "credit_cents", period: "month", thresholds: [1e9], webhook: { url: "https://hooks.example.com/matrix", secret: "whsec_matrix_0123456789" } };
+
 /** Default prices (so a PUT in the matrix changes no cost any later answer shows). */
 const PRICES = { sandbox_vcpu_hour_cents: 5, computer_vcpu_hour_cents: 10, storage_gb_hour_cents: 0.014 };
 /** A memory sample years before any window read here: writing it (or its duplicate) changes no answer. */
@@ -91,6 +94,10 @@ const ENDPOINTS: Endpoint[] = [
   { name: "OpenComputer tag keys", surface: "opencomputer", method: "GET", url: "/api/tags", expected: READ },
   // Platform
   { name: "prices of acme", surface: "fastapi", method: "GET", url: "/api/v1/orgs/acme/prices", expected: ADMIN },
+  { name: "budgets of acme", surface: "miosa", method: "GET", url: "/api/v1/orgs/acme/budgets", expected: ADMIN },
+  gql("_entities Organization acme budgets", '{ _entities(representations: [{ __typename: "Organization", id: "acme" }]) { ... on Organization { budgets { id } } } }', ADMIN),
+  // Lists keys with last_used_at, which moves as the matrix's own keys are used: not compared across phases.
+  { name: "acme's keys", surface: "fastapi", method: "GET", url: "/api/v1/api-keys?org_id=acme", expected: ADMIN, crossOrg: true },
   // GraphQL reads
   gql("viewer", "{ viewer { organization { id } user { id } scopes onBehalfOf } }", expect8({ read: 200, ingest: 200, admin: 200, clusterAdmin: 200, otherOrg: 200, onBehalfOf: 200 })),
   gql("sandboxUsage", `{ ${GQL_MKA1} ${GQL_BUCKETS} }`, READ),
@@ -115,6 +122,13 @@ const ENDPOINTS: Endpoint[] = [
   // Writes (after every read)
   { name: "ingest for acme", surface: "fastapi", method: "POST", url: "/api/v1/usage/events", body: { events: [HARMLESS_EVENT] }, write: true, expected: expect8({ read: 403, ingest: 200, admin: 403, clusterAdmin: 200, otherOrg: 403, onBehalfOf: 403 }) },
   { name: "create an acme key", surface: "fastapi", method: "POST", url: "/api/v1/api-keys", body: { org_id: "acme", user_id: "matrix", scopes: ["read"] }, write: true, expected: { ...ADMIN, admin: 201, clusterAdmin: 201 } },
+  { name: "create an acme budget", surface: "miosa", method: "POST", url: "/api/v1/orgs/acme/budgets", body: BUDGET, write: true, expected: { ...ADMIN, admin: 201, clusterAdmin: 201 } },
+  gql(
+    "createBudget(org: acme)",
+    'mutation { createBudget(org: "acme", input: { name: "m", metric: credit_cents, period: month, thresholds: [1e9], webhook: { url: "https://hooks.example.com/m", secret: "whsec_matrix_0123456789" } }) { id } }',
+    ADMIN,
+    true,
+  ),
   { name: "replace acme's prices", surface: "fastapi", method: "PUT", url: "/api/v1/orgs/acme/prices", body: PRICES, write: true, expected: ADMIN },
   { name: "retag sb-a2", surface: "opencomputer", method: "PUT", url: "/api/sandboxes/sb-a2/tags", body: { team: "growth", env: "prod" }, write: true, expected: expect8({ read: 403, ingest: 200, admin: 200, clusterAdmin: 404, otherOrg: 404, onBehalfOf: 403 }) },
   gql(
@@ -161,12 +175,15 @@ const acmeMore = [
   start("a4", "2026-05-27T16:00:00Z", { sandbox_id: "sb-a1", external_user_id: "cust-3", vcpus: 2 }),
 ];
 
-async function call(ep: Endpoint, who: Who): Promise<LightMyRequestResponse> {
+/** How the key travels: the vendor's own way (OpenComputer X-API-Key, the others Bearer), or forced. */
+type Transport = "native" | "bearer" | "x-api-key" | "both";
+
+async function call(ep: Endpoint, who: Who, transport: Transport = "native"): Promise<LightMyRequestResponse> {
   const headers: Record<string, string> = { ...headersOf[who] };
-  // Every surface but OpenComputer takes a Bearer key; GraphQL takes either.
-  if (ep.surface === "opencomputer" && headers.authorization) {
+  const asApiKey = transport === "x-api-key" || transport === "both" || (transport === "native" && ep.surface === "opencomputer");
+  if (asApiKey && headers.authorization) {
     headers["x-api-key"] = headers.authorization.replace(/^Bearer /, "");
-    delete headers.authorization;
+    if (transport !== "both") delete headers.authorization;
   }
   if (ep.body !== undefined) headers["content-type"] = "application/json";
   return t.app.inject({ method: ep.method, url: ep.url, headers, ...(ep.body !== undefined && { payload: JSON.stringify(ep.body) }) });
@@ -249,6 +266,40 @@ describe.each(ENDPOINTS.map((ep) => [ep.name, ep] as const))("%s", (_name, ep) =
       // Unchanged since the last phase that added data this caller may see.
       if (who === "onBehalfOf") expect(body, `${where}\n(cust-1's answer changed when other users' usage arrived)`).toEqual(phase1.get(ep.name));
       else if (who === "read" || (who === "clusterAdmin" && !ep.crossOrg)) expect(body, `${where}\n(changed when globex's usage arrived)`).toEqual(phase2.get(who)!.get(ep.name));
+    }
+  });
+});
+
+// DESIGN §13: every REST surface (and GraphQL) takes the key either way; both at once when they agree.
+describe.each(ENDPOINTS.map((ep) => [ep.name, ep] as const))("%s, whichever header carries the key", (_name, ep) => {
+  it.each(["read", "admin", "badKey", "onBehalfOf"] as const)("as %s: Bearer, X-API-Key and both agree", async (who) => {
+    const answers = [];
+    for (const transport of ["bearer", "x-api-key", "both"] as const) {
+      const res = await call(ep, who, transport);
+      const where = `${ep.method} ${ep.url} as ${who} via ${transport} → ${res.statusCode} ${res.body.slice(0, 200)}`;
+      if (ep.surface === "graphql") {
+        const errors = (res.json().errors ?? []) as Array<{ extensions?: { code?: string } }>;
+        expect(errors.map((e) => e.extensions?.code), where).toEqual(ep.expected[who] === 200 ? [] : [GRAPHQL_CODE[ep.expected[who]]]);
+      } else {
+        expect(res.statusCode, where).toBe(ep.expected[who]);
+      }
+      answers.push(res.json());
+    }
+    if (!ep.write) expect(answers[1]).toEqual(answers[0]);
+    if (!ep.write) expect(answers[2]).toEqual(answers[0]);
+  });
+
+  it("two different keys at once are refused with 401, not resolved to either", async () => {
+    const headers: Record<string, string> = { ...headersOf.admin, "x-api-key": headersOf.read.authorization!.replace(/^Bearer /, "") };
+    if (ep.body !== undefined) headers["content-type"] = "application/json";
+    const res = await t.app.inject({ method: ep.method, url: ep.url, headers, ...(ep.body !== undefined && { payload: JSON.stringify(ep.body) }) });
+    const body = res.json();
+    if (ep.surface === "graphql") {
+      expect(body.errors.map((e: { extensions?: { code?: string } }) => e.extensions?.code)).toEqual(["UNAUTHENTICATED"]);
+    } else {
+      expect(res.statusCode).toBe(401);
+      expect(ENVELOPES[ep.surface](401, body), res.body).toBe(true);
+      expect(res.body).toMatch(/different keys/);
     }
   });
 });

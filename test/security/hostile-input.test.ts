@@ -70,7 +70,7 @@ describe("hostile input", () => {
   afterAll(() => t.close());
 
   /** Sends a request; asserts no 5xx, the envelope on errors, and no marker in any command. */
-  async function check(req: { method?: "GET" | "POST" | "PUT"; url: string; headers: Record<string, string>; payload?: string }, envelope: Envelope | "graphql") {
+  async function check(req: { method?: "GET" | "POST" | "PUT" | "DELETE"; url: string; headers: Record<string, string>; payload?: string }, envelope: Envelope | "graphql") {
     sent.length = 0;
     const res = await t.app.inject({ method: req.method ?? "GET", url: req.url, headers: req.headers, ...(req.payload !== undefined && { payload: req.payload }) });
     expect(res.statusCode, `${req.method ?? "GET"} ${req.url.slice(0, 200)} → ${res.body.slice(0, 300)}`).toBeLessThan(500);
@@ -94,6 +94,7 @@ describe("hostile input", () => {
     { path: "/api/v1/sandbox/usage", params: ["start_time", "end_time", "bucket_width", "group_by", "all_orgs", "org_ids", "limit", "page"], headers: () => bearer(key), envelope: ENVELOPES.fastapi },
     { path: "/api/v1/usage", params: ["group_by", "period", "start", "end"], headers: () => bearer(key), envelope: ENVELOPES.miosa },
     { path: "/api/sandboxes/sb-1/usage", params: ["from", "to"], headers: () => ({ "x-api-key": key }), envelope: ENVELOPES.opencomputer },
+    { path: "/api/v1/api-keys", params: ["org_id"], headers: () => bearer(key), envelope: ENVELOPES.fastapi },
     { path: "/api/usage", params: ["groupBy", "from", "to", "sort", "limit", "cursor", "filter[tag:team]", "filter[tag:$zzinject]", "filter[zz.inject]"], headers: () => ({ "x-api-key": key }), envelope: ENVELOPES.opencomputer },
   ];
 
@@ -118,6 +119,12 @@ describe("hostile input", () => {
         await check({ url: `/api/sandboxes/${seg}/usage`, headers: { "x-api-key": key } }, ENVELOPES.opencomputer);
         await check({ url: `/api/sandboxes/${seg}/tags`, headers: { "x-api-key": key } }, ENVELOPES.opencomputer);
         await check({ url: `/api/v1/orgs/${seg}/prices`, headers: bearer(key) }, ENVELOPES.fastapi);
+        await check({ url: `/api/v1/orgs/${seg}/budgets`, headers: bearer(key) }, ENVELOPES.miosa);
+        await check({ url: `/api/v1/orgs/acme/budgets/${seg}`, headers: bearer(key) }, ENVELOPES.miosa);
+        await check({ url: `/api/v1/orgs/acme/budgets/${seg}/deliveries`, headers: bearer(key) }, ENVELOPES.miosa);
+        // Never one of this org's key ids, so the key doing the revoking stays valid.
+        const revoked = await check({ method: "DELETE", url: `/api/v1/api-keys/${seg}`, headers: bearer(key) }, ENVELOPES.fastapi);
+        expect(revoked.statusCode).not.toBe(200);
       }),
       RUNS,
     );
@@ -141,6 +148,32 @@ describe("hostile input", () => {
     );
   }, 60_000);
 
+  it("budgets: any field of a valid budget replaced by a hostile JSON value is a 201 or a 422 in MIOSA's envelope", async () => {
+    const valid = {
+      name: "b",
+      metric: "credit_cents",
+      scope: { tag: { key: "team", value: "core" } },
+      period: "month",
+      time_zone: "UTC",
+      thresholds: [1, 2],
+      webhook: { url: "https://hooks.example.com/x", secret: "whsec_0123456789abcdef" },
+    };
+    const paths = ["name", "metric", "scope", "scope.tag", "scope.tag.key", "scope.tag.value", "period", "time_zone", "thresholds", "thresholds.0", "webhook", "webhook.url", "webhook.secret", "$zzinject", "scope.$zzinject"];
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...paths), hostileJson, async (path, value) => {
+        const body = structuredClone(valid) as Record<string, any>;
+        const parts = path.split(".");
+        let at = body;
+        for (const p of parts.slice(0, -1)) at = at[p];
+        at[parts.at(-1)!] = value;
+        const res = await check({ method: "POST", url: "/api/v1/orgs/acme/budgets", headers: { ...bearer(key), "content-type": "application/json" }, payload: JSON.stringify(body) }, ENVELOPES.miosa);
+        expect([201, 422]).toContain(res.statusCode);
+      }),
+      RUNS,
+    );
+    await t.mongo.db.collection("budgets").deleteMany({});
+  }, 60_000);
+
   it("bodies: tags, prices and API keys with hostile JSON, and non-JSON bodies", async () => {
     const body = fc.oneof(
       hostileJson.map((v) => JSON.stringify(v)),
@@ -154,6 +187,7 @@ describe("hostile input", () => {
         await check({ method: "PUT", url: "/api/v1/orgs/acme/prices", headers: { ...bearer(key), ...json }, payload }, ENVELOPES.fastapi);
         await check({ method: "POST", url: "/api/v1/api-keys", headers: { ...bearer(key), ...json }, payload }, ENVELOPES.fastapi);
         await check({ method: "POST", url: "/api/v1/usage/events", headers: { ...bearer(key), ...json }, payload }, ENVELOPES.fastapi);
+        await check({ method: "POST", url: "/api/v1/orgs/acme/budgets", headers: { ...bearer(key), ...json }, payload }, ENVELOPES.miosa);
       }),
       RUNS,
     );

@@ -2,8 +2,10 @@
  * Limits: per-key rate limiting (429 with Retry-After, in each surface's envelope), and GraphQL
  * operations refused before they run when too deep or too costly.
  */
+import type { InjectOptions } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bearer, startTestApp, type TestApp } from "../helpers/app.js";
+import { recordCommands } from "../helpers/commands.js";
 
 describe("rate limiting", () => {
   let t: TestApp;
@@ -52,6 +54,79 @@ describe("rate limiting", () => {
   });
 });
 
+describe("rate limiting by principal, not by header", () => {
+  const MAX = 5;
+  let t: TestApp;
+  let key: string;
+
+  beforeAll(async () => {
+    t = await startTestApp({ label: "ratebypass", env: { RATE_LIMIT_MAX: String(MAX), RATE_LIMIT_WINDOW_MS: "60000" }, monitorCommands: true });
+    key = await t.key("acme", "a", ["read"]);
+  });
+  afterAll(() => t.close());
+
+  const from = (remoteAddress: string) => ({ remoteAddress });
+  const statuses = async (n: number, req: (i: number) => InjectOptions) => {
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) out.push((await t.app.inject(req(i))).statusCode);
+    return out;
+  };
+
+  it("a valid key with a fresh junk Authorization on each request is not a fresh budget (the bypass)", async () => {
+    // The X-API-Key is valid; the Bearer junk differs: two different keys, so unauthenticated, counted by address.
+    const got = await statuses(30, (i) => ({ url: "/api/tags", headers: { "x-api-key": key, authorization: `Bearer junk${i}` }, ...from("10.0.0.1") }));
+    expect(got.filter((s) => s === 200)).toEqual([]);
+    expect(got.slice(0, MAX)).toEqual(Array(MAX).fill(401));
+    expect(got.slice(MAX)).toEqual(Array(30 - MAX).fill(429));
+  });
+
+  it("a key counts once across surfaces and headers: X-API-Key on one, Bearer on another", async () => {
+    const k = await t.key("acme", "b", ["read"]);
+    const got = [
+      (await t.app.inject({ url: "/api/tags", headers: { "x-api-key": k }, ...from("10.0.0.2") })).statusCode,
+      (await t.app.inject({ url: "/api/tags", headers: bearer(k), ...from("10.0.0.3") })).statusCode,
+      (await t.app.inject({ url: "/api/v1/usage", headers: { "x-api-key": k }, ...from("10.0.0.4") })).statusCode,
+      (await t.app.inject({ url: "/api/v1/org/acme/sandboxes/usage", headers: bearer(k), ...from("10.0.0.5") })).statusCode,
+      (await t.graphql("{ viewer { keyId } }", {}, { "x-api-key": k })).status,
+      (await t.app.inject({ url: "/api/v1/usage", headers: bearer(k), ...from("10.0.0.6") })).statusCode,
+    ];
+    expect(got).toEqual([200, 200, 200, 200, 200, 429]);
+  });
+
+  it("requests without a valid key are limited by client address, whatever key or header they invent", async () => {
+    const junk = await statuses(12, (i) => ({
+      url: i % 2 ? "/api/usage?groupBy=sandbox" : "/api/v1/sandbox/usage?start_time=0",
+      headers: i % 3 === 0 ? { "x-api-key": `usk_fresh${i}_${"x".repeat(43)}` } : i % 3 === 1 ? bearer(`junk-${i}`) : { "x-forwarded-for": `192.0.2.${i}` },
+      ...from("10.0.1.1"),
+    }));
+    expect(junk).toEqual([...Array(MAX).fill(401), ...Array(12 - MAX).fill(429)]);
+    // Another address has its own budget; the limited one is answered in each surface's envelope.
+    expect((await t.app.inject({ url: "/api/tags", ...from("10.0.1.2") })).statusCode).toBe(401);
+    const oc = await t.app.inject({ url: "/api/tags", headers: { "x-api-key": "usk_more" }, ...from("10.0.1.1") });
+    expect([oc.statusCode, oc.json()]).toEqual([429, { error: expect.stringMatching(/Rate limit exceeded/) }]);
+    expect(Number(oc.headers["retry-after"])).toBeGreaterThan(0);
+    const mka1 = await t.app.inject({ url: "/api/v1/sandbox/usage?start_time=0", headers: bearer("usk_more"), ...from("10.0.1.1") });
+    expect([mka1.statusCode, mka1.json()]).toEqual([429, { detail: expect.stringMatching(/Rate limit exceeded/) }]);
+  });
+
+  it("an address out of budget costs no key lookup, and a key already known still gets its own budget there", async () => {
+    const known = await t.key("acme", "c", ["read"]);
+    expect((await t.app.inject({ url: "/api/tags", headers: { "x-api-key": known }, ...from("10.0.2.9") })).statusCode).toBe(200);
+    const spent = await statuses(MAX, (i) => ({ url: "/api/tags", headers: { "x-api-key": `usk_spend${i}_${"y".repeat(43)}` }, ...from("10.0.2.1") }));
+    expect(spent).toEqual(Array(MAX).fill(401));
+    const commands = recordCommands(t.mongo.client);
+    try {
+      const more = await statuses(20, (i) => ({ url: "/api/tags", headers: { "x-api-key": `usk_more${i}_${"z".repeat(43)}` }, ...from("10.0.2.1") }));
+      expect(more).toEqual(Array(20).fill(429));
+      expect(commands.count("find", "api_keys")).toBe(0);
+      // The key seen a moment ago is authenticated without a lookup and spends its own budget.
+      expect((await t.app.inject({ url: "/api/tags", headers: { "x-api-key": known }, ...from("10.0.2.1") })).statusCode).toBe(200);
+    } finally {
+      commands.stop();
+    }
+  });
+});
+
 describe("GraphQL depth and cost limits", () => {
   let t: TestApp;
   let key: string;
@@ -73,7 +148,8 @@ describe("GraphQL depth and cost limits", () => {
   });
 
   it("refuses an operation whose cost exceeds GRAPHQL_MAX_COST (aliases multiply it)", async () => {
-    const aliases = Array.from({ length: 30 }, (_, i) => `a${i}: viewer { keyId }`).join(" ");
+    // Each rollup is a database aggregation, @cost(weight: 20), plus its object: 4 × 21 = 84 > 60.
+    const aliases = Array.from({ length: 4 }, (_, i) => `a${i}: usageRollup { periodStart }`).join(" ");
     const res = await t.graphql(`{ ${aliases} }`, {}, { "x-api-key": key });
     expect(res.status).toBe(400);
     expect(res.body.errors?.[0]?.message).toMatch(/cost/i);

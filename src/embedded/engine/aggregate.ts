@@ -10,11 +10,16 @@ import { compareValues } from "./compare.js";
 import { badValue, checkDeadline, ErrorCodes, MongoCommandError } from "./errors.js";
 import { executes, type Verbosity } from "./explain.js";
 import { compileDocumentPipeline } from "./document-pipeline.js";
-import { newAggregator, pipelineWritesNested, queryOptions } from "./mingo-options.js";
+import { ENGINE_STAGE, type EngineStage, newAggregator, pipelineWritesNested, queryOptions, rewriteStage } from "./mingo-options.js";
+import type { Options } from "mingo/types";
+import { startGroup } from "./operators/group.js";
+import { sortDocs } from "./sort.js";
+import type { Yielder } from "./yielding.js";
 import { type Prepared, prepare, type PrepareEnv } from "./prepare.js";
 import { cloneDoc, type Doc, isPlainObject, valuesAtPath } from "./paths.js";
 import type { Store } from "./store.js";
 import { applyUpdate } from "./update.js";
+import { checkInsertSize, checkUpdatedSize, checkUpsertSize } from "./limits.js";
 
 export interface PipelineRequest {
   db: string;
@@ -58,14 +63,18 @@ function prepareRequest(store: Store, req: PipelineRequest, counting = false): {
   return { env, prepared: prepare(env, req.collection, body), writer };
 }
 
-/** Runs the prepared pipeline (without its `$merge`/`$out`): the results. */
-function execute(env: PrepareEnv, prepared: Prepared, variables: Doc | undefined): Doc[] {
-  const input = prepared.source ? prepared.source.read() : [];
-  // Collections the engine does not read itself ($graphLookup) come whole from this resolver.
-  const resolver = (name: string): Doc[] => {
+/** Collections the engine does not read itself ($graphLookup) come whole from this resolver. */
+function collectionResolver(env: PrepareEnv): (name: string) => Doc[] {
+  return (name) => {
     const docs = env.store.collection(env.db, name)?.allDocs() ?? [];
     return env.clone ? docs.map(cloneDoc) : docs;
   };
+}
+
+/** Runs the prepared pipeline (without its `$merge`/`$out`): the results. */
+function execute(env: PrepareEnv, prepared: Prepared, variables: Doc | undefined): Doc[] {
+  const input = prepared.source ? prepared.source.read() : [];
+  const resolver = collectionResolver(env);
   checkDeadline(env.deadline);
   const source = env.deadline === undefined ? input : withDeadline(input, env.deadline);
   const results = prepared.hasStages
@@ -74,6 +83,80 @@ function execute(env: PrepareEnv, prepared: Prepared, variables: Doc | undefined
   // Stages that work after their input is consumed ($group, $sort, $densify…) are checked here.
   checkDeadline(env.deadline);
   return results;
+}
+
+/**
+ * A pipeline cut where the yielding executor takes over from mingo: at each `$group` and `$sort`
+ * (the stages that consume their whole input), so it can pause while it feeds them.
+ */
+interface Segment {
+  /** Stages mingo streams documents through, one pull at a time. */
+  streaming: Doc[];
+  /** The `$group` or `$sort` the streamed documents go into (null: the pipeline's results). */
+  sink: Doc | null;
+}
+
+function segmentsOf(stages: Doc[]): Segment[] {
+  const out: Segment[] = [];
+  let streaming: Doc[] = [];
+  for (const stage of stages.flatMap(rewriteStage)) {
+    if ("$group" in stage || "$sort" in stage) {
+      out.push({ streaming, sink: stage });
+      streaming = [];
+    } else streaming.push(stage);
+  }
+  out.push({ streaming, sink: null });
+  return out;
+}
+
+interface Sink {
+  add(doc: Doc): void;
+  finish(): Iterable<Doc>;
+}
+
+function openSink(stage: Doc | null, options: Options): Sink {
+  if (stage === null) {
+    const docs: Doc[] = [];
+    return { add: (d) => docs.push(d), finish: () => docs };
+  }
+  if ("$group" in stage) {
+    const run = startGroup(stage.$group, options);
+    return { add: (d) => run.add(d), finish: () => run.output() };
+  }
+  const spec = stage.$sort;
+  if (!isPlainObject(spec) || Object.keys(spec).length === 0) throw new Error("$sort specification is invalid");
+  const docs: Doc[] = [];
+  return { add: (d) => docs.push(d), finish: () => sortDocs(docs, spec) };
+}
+
+/**
+ * `runPipeline` for a read (no `$merge`/`$out`) that yields (yielding.ts): the source is read
+ * pausing between documents, then each segment's documents are pulled through mingo's stages and
+ * into its `$group`/`$sort`, pausing between them; what a segment outputs is the next one's input.
+ * The results are those of `runPipeline`, which runs the same stages without pausing.
+ */
+export async function runPipelineYielding(store: Store, req: PipelineRequest, y: Yielder): Promise<Doc[]> {
+  const { env, prepared, writer } = prepareRequest(store, req);
+  if (writer) throw new Error("a pipeline that writes does not yield");
+  y.deadline = req.deadline;
+  let docs: Iterable<Doc> = prepared.source ? await prepared.source.readYielding(y) : [];
+  checkDeadline(env.deadline);
+  if (!prepared.hasStages) return docs as Doc[];
+  const resolver = collectionResolver(env);
+  for (const segment of segmentsOf(prepared.stages)) {
+    // The segment's mingo options, which the engine's $group takes (captured as the stream is built).
+    let options: Options | null = null;
+    const capture: EngineStage = (input, o) => ((options = o), input);
+    const stream = newAggregator([...segment.streaming, { [ENGINE_STAGE]: capture }], { collectionResolver: resolver, variables: req.variables }).stream(docs);
+    const sink = openSink(segment.sink, options!);
+    for (let r = stream.next(); !r.done; r = stream.next()) {
+      sink.add(r.value as Doc);
+      if (y.due()) await y.pause();
+    }
+    docs = sink.finish();
+    checkDeadline(env.deadline);
+  }
+  return docs as Doc[];
 }
 
 export function runPipeline(store: Store, req: PipelineRequest): Doc[] {
@@ -119,7 +202,10 @@ function runOut(store: Store, db: string, spec: unknown, results: Doc[]): void {
   const existing = store.collection(t.db, t.coll);
   const fresh = new Collection(t.db, t.coll);
   for (const index of existing?.indexes.values() ?? []) if (index.name !== "_id_") fresh.createIndex(index.spec);
-  for (const doc of results) fresh.insert(withId(doc));
+  for (const doc of results) {
+    checkInsertSize(doc);
+    fresh.insert(withId(doc));
+  }
   store.install(fresh);
 }
 
@@ -160,7 +246,12 @@ function runMerge(store: Store, db: string, spec: unknown, results: Doc[], varia
     }
     const match = firstExact(coll, keyIndex, filter, on);
     if (!match) {
-      if (whenNotMatched === "insert") coll.insert(withId(result));
+      if (whenNotMatched === "insert") {
+        // mongod inserts (BadValue) when whenMatched is "fail", else upserts (17420).
+        if (whenMatched === "fail") checkInsertSize(result);
+        else checkUpsertSize(result);
+        coll.insert(withId(result));
+      }
       else if (whenNotMatched === "fail") {
         throw new MongoCommandError(ErrorCodes.MergeWhenNotMatchedFail, "MergeStageNoMatchingDocument",
           "$merge could not find a matching document in the target collection for at least one document in the source collection");
@@ -192,7 +283,10 @@ function runMerge(store: Store, db: string, spec: unknown, results: Doc[], varia
       next = applyUpdate(existing, next, { isInsert: false });
     } else throw badValue(`unknown whenMatched mode: ${String(whenMatched)}`);
     // An unchanged document is not rewritten (nor are its index entries), as mongod skips no-op updates.
-    if (compareValues(next, existing) !== 0) coll.replace(rid, next);
+    if (compareValues(next, existing) !== 0) {
+      checkUpdatedSize(next);
+      coll.replace(rid, next);
+    }
   }
 }
 

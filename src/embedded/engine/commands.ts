@@ -4,29 +4,34 @@
  * MongoCommandError that becomes MongoDB's `{ok: 0, code, codeName, errmsg}`.
  */
 import { Long, ObjectId } from "bson";
-import { explainPipeline, runPipeline } from "./aggregate.js";
+import { explainPipeline, runPipeline, runPipelineYielding } from "./aggregate.js";
 import type { Collection } from "./collection.js";
 import { withId } from "./collection.js";
 import { Cursors, DEFAULT_FIRST_BATCH } from "./cursors.js";
 import { badValue, checkDeadline, ErrorCodes, MongoCommandError, toErrorReply } from "./errors.js";
 import { executes, executionStats, queryPlanner, serverInfo, type Verbosity, verbosityOf } from "./explain.js";
 import type { IndexSpec } from "./indexes.js";
+import { checkInsertSize, checkUpdatedSize, checkUpsertSize, fitsByWire, getParameterCommand, setParameterCommand } from "./limits.js";
 import { findScriptOperator, newQuery } from "./mingo-options.js";
 import { cloneDoc, type Doc, isPlainObject } from "./paths.js";
 import type { Store } from "./store.js";
 import { sortDocs } from "./sort.js";
 import { applyUpdate, checkUpdate, isModifier, seedFromFilter, type UpdateSpec } from "./update.js";
+import { matchingDocsYielding, mayYield, Yielder } from "./yielding.js";
 
 export const SERVER_VERSION = "7.0.0";
 const MAX_WIRE_VERSION = 21;
 
-type Handler = (ctx: CommandContext, cmd: Doc) => Doc;
+/** A handler answers at once, or (a yielding read, see yielding.ts) later. */
+type Handler = (ctx: CommandContext, cmd: Doc) => Doc | Promise<Doc>;
 
 export interface CommandContext {
   db: string;
   store: Store;
   cursors: Cursors;
   connectionId: number;
+  /** Long reads may yield (yielding.ts): their reply is then a Promise. Unset: every reply is immediate. */
+  yielding?: boolean;
   /** Set for client connections: `hello` reports a one-member replica set whose member is `me`. */
   replSet?: { setName: string; me: string };
 }
@@ -125,16 +130,24 @@ function findSpec(ctx: CommandContext, cmd: Doc) {
   };
 }
 
-function find(ctx: CommandContext, cmd: Doc): Doc {
+function find(ctx: CommandContext, cmd: Doc): Doc | Promise<Doc> {
   const deadline = deadlineOf(cmd);
-  const { name, coll, filter, shaping } = findSpec(ctx, cmd);
-  const docs = coll ? shape(coll.matchingDocs(filter), shaping) : [];
-  checkDeadline(deadline);
-  const singleBatch = cmd.singleBatch === true || (num(cmd.limit, 0)! < 0);
-  return ctx.cursors.start(`${ctx.db}.${name}`, docs, num(cmd.batchSize), singleBatch);
+  const spec = findSpec(ctx, cmd);
+  if (ctx.yielding && spec.coll && mayYield(cmd)) {
+    const y = new Yielder(deadline);
+    return matchingDocsYielding(spec.coll, spec.filter, y).then((matched) => findReply(ctx, cmd, spec, matched, deadline));
+  }
+  return findReply(ctx, cmd, spec, spec.coll ? spec.coll.matchingDocs(spec.filter) : [], deadline);
 }
 
-function aggregate(ctx: CommandContext, cmd: Doc): Doc {
+function findReply(ctx: CommandContext, cmd: Doc, spec: ReturnType<typeof findSpec>, matched: Doc[], deadline: number | undefined): Doc {
+  const docs = shape(matched, spec.shaping);
+  checkDeadline(deadline);
+  const singleBatch = cmd.singleBatch === true || (num(cmd.limit, 0)! < 0);
+  return ctx.cursors.start(`${ctx.db}.${spec.name}`, docs, num(cmd.batchSize), singleBatch);
+}
+
+function aggregate(ctx: CommandContext, cmd: Doc): Doc | Promise<Doc> {
   const target = cmd.aggregate;
   const collection = target === 1 ? null : collName(cmd, "aggregate");
   if (!isPlainObject(cmd.cursor) && cmd.explain !== true) {
@@ -145,9 +158,10 @@ function aggregate(ctx: CommandContext, cmd: Doc): Doc {
   const request = { db: ctx.db, collection, pipeline, variables: isPlainObject(cmd.let) ? cmd.let : undefined, deadline };
   // `explain: true` on the command itself is the old form of explain, at queryPlanner verbosity.
   if (cmd.explain === true) return { explainVersion: "1", ...explainPipeline(ctx.store, request, "queryPlanner"), ok: 1 };
-  const results = runPipeline(ctx.store, request);
   const cursorOpts = isPlainObject(cmd.cursor) ? cmd.cursor : {};
-  return ctx.cursors.start(`${ctx.db}.${collection ?? "$cmd.aggregate"}`, results, num(cursorOpts.batchSize, DEFAULT_FIRST_BATCH));
+  const reply = (results: Doc[]) => ctx.cursors.start(`${ctx.db}.${collection ?? "$cmd.aggregate"}`, results, num(cursorOpts.batchSize, DEFAULT_FIRST_BATCH));
+  if (ctx.yielding && mayYield(cmd)) return runPipelineYielding(ctx.store, request, new Yielder(deadline)).then(reply);
+  return reply(runPipeline(ctx.store, request));
 }
 
 /**
@@ -244,8 +258,11 @@ function insert(ctx: CommandContext, cmd: Doc): Doc {
   if (!Array.isArray(documents)) throw badValue("'documents' must be an array");
   const { coll } = ctx.store.ensureCollection(ctx.db, name);
   let n = 0;
+  // A command whose wire message fits the document limit needs no per-document size check.
+  const sized = !fitsByWire(cmd);
   const errors = eachWrite(documents as Doc[], cmd.ordered !== false, (d) => {
     if (!isPlainObject(d)) throw badValue("document to insert must be an object");
+    if (sized) checkInsertSize(d);
     coll.insert(withId(d));
     n++;
   });
@@ -275,6 +292,7 @@ function updateOne(coll: Collection, s: UpdateStatement): { n: number; nModified
     const next = applyUpdate(current, u, { isInsert: false, arrayFilters: s.arrayFilters });
     n++;
     if (!sameDoc(current, next)) {
+      checkUpdatedSize(next);
       coll.replace(rid, next);
       nModified++;
     }
@@ -294,6 +312,7 @@ function upsertInsert(coll: Collection, filter: Doc, u: UpdateSpec, arrayFilters
   const seed = seedFromFilter(filter);
   const base = isModifier(u) || Array.isArray(u) ? seed : seed._id !== undefined ? { _id: seed._id } : {};
   const created = withId(applyUpdate(base, u, { isInsert: true, arrayFilters }));
+  checkUpsertSize(created);
   coll.insert(created);
   return created;
 }
@@ -368,6 +387,7 @@ function findAndModify(ctx: CommandContext, cmd: Doc): Doc {
   }
   if (hit) {
     const next = applyUpdate(hit[1], u!, { isInsert: false, arrayFilters: cmd.arrayFilters as Doc[] | undefined });
+    checkUpdatedSize(next);
     coll.replace(hit[0], next);
     return { lastErrorObject: { n: 1, updatedExisting: true }, value: project(cmd.new === true ? next : hit[1]), ok: 1 };
   }
@@ -522,14 +542,22 @@ const handlers: Record<string, Handler> = {
   listCollections,
   create,
   drop,
+  // limits.ts: the server parameters behind the engine's limits.
+  setParameter: (ctx, cmd) => setParameterCommand(ctx.db, cmd),
+  getParameter: (ctx, cmd) => getParameterCommand(ctx.db, cmd),
   dropDatabase: (ctx) => {
     ctx.store.dropDatabase(ctx.db);
     return { dropped: ctx.db, ok: 1 };
   },
 };
 
-/** Executes one command; every failure becomes an error reply, never an exception. */
-export function executeCommand(ctx: CommandContext, cmd: Doc): Doc {
+/**
+ * Executes one command; every failure becomes an error reply, never an exception. The reply is
+ * immediate unless `ctx.yielding` lets a long read yield, when it may be a Promise (never rejected).
+ */
+export function executeCommand(ctx: CommandContext & { yielding?: false }, cmd: Doc): Doc;
+export function executeCommand(ctx: CommandContext, cmd: Doc): Doc | Promise<Doc>;
+export function executeCommand(ctx: CommandContext, cmd: Doc): Doc | Promise<Doc> {
   const name = Object.keys(cmd)[0];
   const handler = name === undefined ? undefined : handlers[name];
   if (!handler) {
@@ -541,7 +569,8 @@ export function executeCommand(ctx: CommandContext, cmd: Doc): Doc {
     return { ok: 0, errmsg: `${script} is not allowed: this server does not run client JavaScript`, code: ErrorCodes.BadValue, codeName: "BadValue" };
   }
   try {
-    return handler(ctx, cmd);
+    const reply = handler(ctx, cmd);
+    return reply instanceof Promise ? reply.catch(toErrorReply) : reply;
   } catch (err) {
     return toErrorReply(err);
   }

@@ -77,10 +77,32 @@ function compareObjectIds(a: ObjectId, b: ObjectId): number {
   return compareBytes(a.id, b.id);
 }
 
+/**
+ * Strings in MongoDB's simple (binary) collation: by their UTF-8 bytes, which is code point order.
+ * JavaScript's `<` compares UTF-16 code units, which agrees except where the first difference is a
+ * surrogate (a code point above U+FFFF) against a unit in U+E000..U+FFFF: UTF-16 puts the surrogate
+ * first, UTF-8 puts it last ("\u{1F600}" > "\uFFFF"). So: find the first differing unit, and lift
+ * surrogates above the rest of the BMP before comparing it. Plain text never reaches that branch.
+ */
+export function compareStrings(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = a.length < b.length ? a.length : b.length;
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  if (i === n) return a.length < b.length ? -1 : 1;
+  let x = a.charCodeAt(i);
+  let y = b.charCodeAt(i);
+  if (x >= 0xd800 && y >= 0xd800) {
+    if (x <= 0xdfff) x += 0x10000;
+    if (y <= 0xdfff) y += 0x10000;
+  }
+  return x < y ? -1 : 1;
+}
+
 export function compareValues(a: unknown, b: unknown): number {
   // The common cases first: two strings, two numbers.
   if (typeof a === "string") {
-    if (typeof b === "string") return a < b ? -1 : a > b ? 1 : 0;
+    if (typeof b === "string") return compareStrings(a, b);
   } else if (typeof a === "number" && typeof b === "number") {
     if (a < b) return -1;
     if (a > b) return 1;
@@ -114,11 +136,8 @@ export function compareValues(a: unknown, b: unknown): number {
       // NaN (a double's or a Decimal128's) sorts below every other number, whatever their types.
       return Number.isNaN(x) ? (Number.isNaN(y) ? 0 : -1) : 1;
     }
-    case 3: {
-      const x = String(a);
-      const y = String(b);
-      return x < y ? -1 : x > y ? 1 : 0;
-    }
+    case 3:
+      return compareStrings(String(a), String(b));
     case 4:
       return compareObjects(a as Record<string, unknown>, b as Record<string, unknown>);
     case 5:
@@ -164,7 +183,7 @@ function compareObjects(a: Record<string, unknown>, b: Record<string, unknown>):
   for (let i = 0; i < n; i++) {
     const c = compareValues(a[ka[i]!], b[kb[i]!]);
     if (c !== 0) return c;
-    if (ka[i] !== kb[i]) return ka[i]! < kb[i]! ? -1 : 1;
+    if (ka[i] !== kb[i]) return compareStrings(ka[i]!, kb[i]!);
   }
   return ka.length === kb.length ? 0 : ka.length < kb.length ? -1 : 1;
 }

@@ -22,6 +22,7 @@ import { DEADLINE_STAGE, ENGINE_STAGE, type EngineStage, rewriteStage } from "./
 import { cloneDoc, type Doc, isPlainObject } from "./paths.js";
 import { joinIndex, type Plan } from "./planner.js";
 import type { Store } from "./store.js";
+import { matchingDocsYielding, type Yielder } from "./yielding.js";
 
 export interface PrepareEnv {
   store: Store;
@@ -87,6 +88,17 @@ export class CursorSource {
       checkDeadline(this.env.deadline);
     }
     return this.env.clone ? this.docs.map(cloneDoc) : this.docs;
+  }
+
+  /** `read`, pausing as `y` says while it scans (the yielding executor's first step). */
+  async readYielding(y: Yielder): Promise<Doc[]> {
+    if (!this.docs) {
+      const started = Date.now();
+      this.docs = this.coll ? await matchingDocsYielding(this.coll, this.filter, y, { plan: this.plan, stats: this.stats }) : [];
+      this.millis = Date.now() - started;
+      checkDeadline(this.env.deadline);
+    }
+    return this.read();
   }
 
   /** Whether the read (if it happened) scanned the whole collection. */

@@ -48,9 +48,11 @@ export function applyUpdate(doc: Doc, u: UpdateSpec, opts: { isInsert: boolean; 
     next = cloneDoc(doc);
     const { $setOnInsert, ...rest } = u;
     checkModifierTargets(doc, rest, opts.isInsert);
+    const extremes = takeExtremes(rest);
     if (Object.keys(rest).length > 0) {
       mingoUpdate(next, rest, opts.arrayFilters, undefined, { queryOptions: plainOptions() });
     }
+    if (extremes) applyExtremes(next, extremes);
     if (opts.isInsert && isPlainObject($setOnInsert)) {
       mingoUpdate(next, { $set: $setOnInsert }, undefined, undefined, { queryOptions: plainOptions() });
     }
@@ -65,6 +67,58 @@ export function applyUpdate(doc: Doc, u: UpdateSpec, opts: { isInsert: boolean; 
     next = { _id, ...rest };
   }
   return next;
+}
+
+/**
+ * `$min`/`$max` on plain (dotted) paths, taken out of `modifier` to be applied in BSON order
+ * (compare.ts: strings by UTF-8 bytes, numbers across types); mingo's compare orders strings by
+ * UTF-16 units. Positional paths (`$`, `$[]`, `$[id]`, array indexes) stay with mingo.
+ */
+function isPlainPath(path: string): boolean {
+  return !path.includes("$") && !/(^|\.)\d+(\.|$)/.test(path);
+}
+
+function takeExtremes(modifier: Doc): Array<[string, unknown, number]> | null {
+  let out: Array<[string, unknown, number]> | null = null;
+  for (const op of ["$min", "$max"] as const) {
+    const fields = modifier[op];
+    if (!isPlainObject(fields)) continue;
+    if (!Object.keys(fields).some(isPlainPath)) continue;
+    out ??= [];
+    const left: Doc = {};
+    for (const path of Object.keys(fields)) {
+      if (!isPlainPath(path)) left[path] = fields[path];
+      else out.push([path, fields[path], op === "$min" ? -1 : 1]);
+    }
+    if (Object.keys(left).length > 0) modifier[op] = left;
+    else delete modifier[op];
+  }
+  return out;
+}
+
+/** Applies them to `doc` (the update's own copy): in place along plain objects, else by mingo's `$set` (and its errors). */
+function applyExtremes(doc: Doc, extremes: Array<[string, unknown, number]>): void {
+  let viaMingo: Doc | null = null;
+  for (const [path, arg, sense] of extremes) {
+    const current = valueAt(doc, path);
+    if (current !== undefined && compareValues(arg, current) * sense <= 0) continue;
+    if (!setPlain(doc, path, cloneDoc(arg))) (viaMingo ??= {})[path] = cloneDoc(arg);
+  }
+  if (viaMingo) mingoUpdate(doc, { $set: viaMingo }, undefined, undefined, { queryOptions: plainOptions() });
+}
+
+/** Sets `path` when every object on the way is a plain object or missing; false (nothing set) otherwise. */
+function setPlain(doc: Doc, path: string, value: unknown): boolean {
+  const parts = path.split(".");
+  let cur: Doc = doc;
+  for (let i = 0; i < parts.length - 1; i++) {
+    const next = cur[parts[i]!];
+    if (next === undefined) return false;
+    if (!isPlainObject(next)) return false;
+    cur = next;
+  }
+  cur[parts[parts.length - 1]!] = value;
+  return true;
 }
 
 function immutableId(doc: Doc): MongoCommandError {

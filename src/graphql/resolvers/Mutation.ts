@@ -1,8 +1,11 @@
 import type { MutationResolvers, UsageEventInput } from "../../__generated__/resolvers-types.js";
 import { badInput } from "../../errors.js";
 import { recordUsageEvents } from "../../ingest/service.js";
+import { createBudget, deleteBudget } from "../../budgets/service.js";
+import { voidUsageEvents } from "../../ingest/voids.js";
 import { setPrices } from "../../services/prices.js";
 import { setSandboxTags } from "../../services/sandboxes.js";
+import { toBudgetJson } from "./Budget.js";
 
 const EVENT_TYPE = { SANDBOX_OPERATION: "sandbox.operation", SANDBOX_MEMORY: "sandbox.memory" } as const;
 
@@ -31,7 +34,17 @@ function toIngestJson(events: UsageEventInput[]): unknown[] {
 export const Mutation: MutationResolvers = {
   recordUsageEvents: async (_parent, { events }, ctx) => {
     const principal = await ctx.principal();
-    return recordUsageEvents(ctx.deps, principal, toIngestJson(events), ["events"]);
+    const result = await recordUsageEvents(ctx.deps, principal, toIngestJson(events), ["events"]);
+    ctx.deps.metrics.countIngested(result);
+    return result;
+  },
+
+  voidUsageEvents: async (_parent, { ids, reason, orgId }, ctx) => {
+    const principal = await ctx.principal();
+    const body: Record<string, unknown> = { ids, reason: reason ?? null };
+    if (orgId !== undefined && orgId !== null) body.org_id = orgId;
+    const r = await voidUsageEvents(ctx.deps, principal, body, []);
+    return { voided: r.voided, alreadyVoided: r.already_voided, unknown: r.unknown };
   },
 
   setPrices: async (_parent, { org, prices }, ctx) =>
@@ -56,5 +69,13 @@ export const Mutation: MutationResolvers = {
       set[t.key] = t.value;
     });
     return setSandboxTags(ctx.deps, principal, id, set, ["tags"]);
+  },
+
+  createBudget: async (_parent, { org, input }, ctx) =>
+    createBudget(ctx.deps, await ctx.principal(), org, toBudgetJson(input), { org: ["org"], body: ["input"] }),
+
+  deleteBudget: async (_parent, { org, id }, ctx) => {
+    await deleteBudget(ctx.deps, await ctx.principal(), org, id, ["org"]);
+    return true;
   },
 };

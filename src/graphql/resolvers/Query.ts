@@ -20,6 +20,7 @@ export const Query: QueryResolvers = {
       org_ids: args.orgIds,
       limit: args.limit,
       page: args.page,
+      time_zone: args.timeZone,
     }),
 
   usageRollup: async (_parent, args, ctx) =>
@@ -28,9 +29,10 @@ export const Query: QueryResolvers = {
       period: args.period ?? undefined,
       start: args.start ?? undefined,
       end: args.end ?? undefined,
+      time_zone: args.timeZone,
     }),
 
-  sandboxUsageSummary: async (_parent, args, ctx) => getRuntimeSummary(ctx.deps, await ctx.principal(), args.org),
+  sandboxUsageSummary: async (_parent, args, ctx) => getRuntimeSummary(ctx.deps, await ctx.principal(), args.org, { timeZone: args.timeZone }),
 
   prices: async (_parent, args, ctx) => getPrices(ctx.deps, await ctx.principal(), args.org, ["org"]),
 

@@ -1,4 +1,5 @@
 import type { OrganizationResolvers, UserResolvers } from "../../__generated__/resolvers-types.js";
+import { listBudgets } from "../../budgets/service.js";
 import { referenceId } from "./reference.js";
 
 /**
@@ -9,8 +10,9 @@ export const Organization: OrganizationResolvers = {
   __resolveReference: (ref) => ({ id: referenceId(ref) }),
   usageRollup: (org, args, ctx) =>
     ctx.loaders
-      .orgRollup({ group_by: args.groupBy ?? undefined, period: args.period ?? undefined, start: args.start ?? undefined, end: args.end ?? undefined })
+      .orgRollup({ group_by: args.groupBy ?? undefined, period: args.period ?? undefined, start: args.start ?? undefined, end: args.end ?? undefined, time_zone: args.timeZone })
       .load(org.id),
+  budgets: async (org, _args, ctx) => listBudgets(ctx.deps, await ctx.principal(), org.id, ["id"]),
 };
 
 export const User: UserResolvers = {

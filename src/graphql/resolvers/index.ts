@@ -1,5 +1,6 @@
 import { DateTimeResolver, SafeIntResolver } from "graphql-scalars";
 import type { Resolvers } from "../../__generated__/resolvers-types.js";
+import { Budget, BudgetPeriodValue, BudgetScope } from "./Budget.js";
 import { Mutation } from "./Mutation.js";
 import { Query } from "./Query.js";
 import { SandboxUsageResult, UsageBucket, UsageBucketPage } from "./SandboxUsage.js";
@@ -28,4 +29,7 @@ export const resolvers: Resolvers = {
   Sandbox,
   UsageAggregate,
   UsageItem,
+  Budget,
+  BudgetScope,
+  BudgetPeriodValue,
 };

@@ -5,7 +5,7 @@
 import type { Principal } from "../../auth/principal.js";
 import type { AppDeps } from "../../deps.js";
 import { getUsageRollup, type UsageRollupRequest } from "../../services/usageRollup.js";
-import { isoUtc } from "../../time.js";
+import { formatInZone } from "../../zones.js";
 import { type CsvAnswer, type CsvRow, type CsvSurface, tooManyRows } from "../csv.js";
 
 export const MIOSA_CSV: CsvSurface = { badInputStatus: 422, formatIssueType: "invalid format" };
@@ -16,7 +16,8 @@ export async function usageRollupCsv(deps: AppDeps, principal: Principal, params
   const report = await getUsageRollup(deps, principal, params, { loc: ["query"] });
   const maxRows = deps.config.CSV_MAX_ROWS;
   if (report.rows.length > maxRows) throw tooManyRows(report.rows.length, maxRows, MIOSA_CSV, "period");
-  const period = [isoUtc(report.periodStart), isoUtc(report.periodEnd)];
+  // As in the JSON answer: with the zone's offset.
+  const period = [formatInZone(report.periodStart.getTime(), report.timeZone), formatInZone(report.periodEnd.getTime(), report.timeZone)];
   const rows: CsvRow[] = report.rows.map((r) => [...period, r.key, ...NUMBERS.map((n) => r[n])]);
   // An empty answer still says which period it covers: one row with the result columns empty.
   if (rows.length === 0) rows.push([...period, null, ...NUMBERS.map(() => null)]);

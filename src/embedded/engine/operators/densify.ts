@@ -13,11 +13,10 @@
 import { Lazy } from "mingo/lazy";
 import { compareValues } from "../compare.js";
 import { MongoCommandError } from "../errors.js";
+import { parameters } from "../limits.js";
 import { type Doc, valuesAtPath } from "../paths.js";
 import { docComparator } from "../sort.js";
 
-/** MongoDB's internalQueryMaxAllowedDensifyDocs default. */
-const MAX_GENERATED = 500_000;
 
 const FIXED_MS: Record<string, number> = {
   millisecond: 1,
@@ -143,6 +142,8 @@ export function densify(docs: Doc[], spec: DensifySpec): Doc[] {
   if (Array.isArray(range.bounds) && partitions.length === 0 && groups.size === 0) groups.set("[]", { template: {}, values: [] });
 
   const generated: Doc[] = [];
+  // internalQueryMaxAllowedDensifyDocs (limits.ts), read once per run as mongod does per stage.
+  const maxGenerated = parameters.internalQueryMaxAllowedDensifyDocs;
   for (const g of groups.values()) {
     let from: Value;
     let to: Value;
@@ -153,8 +154,9 @@ export function densify(docs: Doc[], spec: DensifySpec): Doc[] {
     const present = new Set(g.values.map(key));
     for (let v = from; inclusive ? compareValues(v, to) <= 0 : compareValues(v, to) < 0; v = next(v)) {
       if (present.has(key(v))) continue;
-      if (generated.length >= MAX_GENERATED) {
-        throw densifyError(5897900, `Generated ${generated.length + 1} documents in $densify, which is over the limit of ${MAX_GENERATED}`);
+      if (generated.length >= maxGenerated) {
+        throw densifyError(5897900, `Generated ${generated.length + 1} documents in $densify, which is over the limit of ${maxGenerated}. `
+          + "Increase the 'internalQueryMaxAllowedDensifyDocs' parameter to allow more generated documents");
       }
       const doc: Doc = structuredClone(g.template);
       setPath(doc, field, v);

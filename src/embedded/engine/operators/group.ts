@@ -26,7 +26,8 @@ import { Lazy, type Iterator } from "mingo/lazy";
 import type { Options } from "mingo/types";
 import { compareValues } from "../compare.js";
 import { EqualityKeys } from "../equality.js";
-import { MongoCommandError } from "../errors.js";
+import { ErrorCodes, MongoCommandError } from "../errors.js";
+import { approximateSize, parameters } from "../limits.js";
 import { type ComputeOptions, computeOptionsFrom, type Evaluate, ExpressionCompiler } from "../expressions.js";
 import { type Doc, isPlainObject } from "../paths.js";
 import { NumericColumn } from "../summation.js";
@@ -129,10 +130,25 @@ class StateColumn implements Column {
   }
 }
 
+/**
+ * MongoDB bounds the memory one group's `$push`/`$addToSet` holds (internalQueryMaxPushBytes,
+ * internalQueryMaxAddToSetBytes; 100 MiB), counting each value's approximate in-memory size as it
+ * is added, and fails with ExceededMemoryLimit (146): `$group` cannot spill an accumulator to disk.
+ */
+function memoryLimitError(op: string, limit: number): MongoCommandError {
+  return new MongoCommandError(ErrorCodes.ExceededMemoryLimit, "ExceededMemoryLimit",
+    `${op} used too much memory and cannot spill to disk. Memory limit: ${limit} bytes`);
+}
+
 class Push implements State {
   private readonly items: unknown[] = [];
+  private bytes = 0;
+  constructor(private readonly limit: number) {}
   add(v: unknown): void {
-    if (v !== undefined) this.items.push(v);
+    if (v === undefined) return;
+    this.items.push(v);
+    this.bytes += approximateSize(v);
+    if (this.bytes >= this.limit) throw memoryLimitError("$push", this.limit);
   }
   value(): unknown {
     return this.items;
@@ -141,11 +157,15 @@ class Push implements State {
 
 class AddToSet implements State {
   private readonly items = new Map<string, unknown>();
-  constructor(private readonly keys: EqualityKeys) {}
+  private bytes = 0;
+  constructor(private readonly keys: EqualityKeys, private readonly limit: number) {}
   add(v: unknown): void {
     if (v === undefined) return;
     const k = this.keys.key(v);
-    if (!this.items.has(k)) this.items.set(k, v);
+    if (this.items.has(k)) return;
+    this.items.set(k, v);
+    this.bytes += approximateSize(v);
+    if (this.bytes >= this.limit) throw memoryLimitError("$addToSet", this.limit);
   }
   value(): unknown {
     return [...this.items.values()];
@@ -203,8 +223,15 @@ const NATIVE: Record<string, (keys: EqualityKeys) => Column> = {
   $max: () => new MinMaxColumn(-1),
   $first: () => new LatestColumn(),
   $last: () => new LatestColumn(),
-  $push: () => new StateColumn(() => new Push()),
-  $addToSet: (keys) => new StateColumn(() => new AddToSet(keys)),
+  // The limits are read when the stage runs (a setParameter applies to the next aggregation).
+  $push: () => {
+    const limit = parameters.internalQueryMaxPushBytes;
+    return new StateColumn(() => new Push(limit));
+  },
+  $addToSet: (keys) => {
+    const limit = parameters.internalQueryMaxAddToSetBytes;
+    return new StateColumn(() => new AddToSet(keys, limit));
+  },
   $mergeObjects: () => new StateColumn(() => new MergeObjects()),
   $count: () => new CountColumn(),
 };
@@ -365,7 +392,17 @@ function keyPlan(idSpec: unknown, compiler: ExpressionCompiler, keys: EqualityKe
   };
 }
 
-export function $group(collection: Iterator, spec: unknown, options: Options): Iterator {
+/**
+ * One `$group`'s state: documents are added one by one (the stage below pulls them from its input;
+ * the yielding executor pushes them, pausing between batches), then `output` gives the groups.
+ */
+export interface GroupRun {
+  add(doc: Doc): void;
+  /** The groups' documents, in the order their keys were first seen (call once, after every add). */
+  output(): IterableIterator<Doc>;
+}
+
+export function startGroup(spec: unknown, options: Options): GroupRun {
   if (!isPlainObject(spec)) throw groupError(15947, "a group's fields must be specified in an object");
   if (!Object.prototype.hasOwnProperty.call(spec, "_id")) throw groupError(15955, "a group specification must include an _id");
   const compiler = new ExpressionCompiler(options);
@@ -378,38 +415,32 @@ export function $group(collection: Iterator, spec: unknown, options: Options): I
     .map((name) => parseField(name, spec[name], compiler, fallbackOptions));
   const natives = fields.filter((f) => f.native);
   const keepDocs = natives.length !== fields.length;
+  // The states of the native accumulators, one column each.
+  const columns: Column[] = natives.map((f) => f.column(keys));
+  const groups: Group[] = [];
+  const n = natives.length;
 
-  // The states of the native accumulators, one column each (made per run: a $lookup sub-pipeline runs again).
-  let columns: Column[] = [];
-
-  function read(): Group[] {
-    columns = natives.map((f) => f.column(keys));
-    const groups: Group[] = [];
-    const n = natives.length;
-    for (let r = collection.next(); !r.done; r = collection.next()) {
-      const doc = r.value as Doc;
-      const group = plan.find(doc);
-      let fresh = false;
-      if (group.index < 0) {
-        group.index = groups.length;
-        group.id = plan.id();
-        if (keepDocs) group.docs = [];
-        for (let i = 0; i < n; i++) columns[i]!.open();
-        groups.push(group);
-        fresh = true;
-      }
-      const g = group.index;
-      for (let i = 0; i < n; i++) {
-        const f = natives[i]!;
-        if (f.firstOnly && !fresh) continue;
-        columns[i]!.add(g, f.operand(doc));
-      }
-      if (group.docs) group.docs.push(doc);
+  function add(doc: Doc): void {
+    const group = plan.find(doc);
+    let fresh = false;
+    if (group.index < 0) {
+      group.index = groups.length;
+      group.id = plan.id();
+      if (keepDocs) group.docs = [];
+      for (let i = 0; i < n; i++) columns[i]!.open();
+      groups.push(group);
+      fresh = true;
     }
-    return groups;
+    const g = group.index;
+    for (let i = 0; i < n; i++) {
+      const f = natives[i]!;
+      if (f.firstOnly && !fresh) continue;
+      columns[i]!.add(g, f.operand(doc));
+    }
+    if (group.docs) group.docs.push(doc);
   }
 
-  function output(group: Group): Doc {
+  function outputOf(group: Group): Doc {
     const out: Doc = { _id: group.id };
     let i = 0;
     for (const f of fields) {
@@ -419,10 +450,23 @@ export function $group(collection: Iterator, spec: unknown, options: Options): I
     return out;
   }
 
-  let groups: IterableIterator<Group> | null = null;
+  function* output(): IterableIterator<Doc> {
+    for (const group of groups) yield outputOf(group);
+  }
+
+  return { add, output };
+}
+
+export function $group(collection: Iterator, spec: unknown, options: Options): Iterator {
+  // Made per run of the stage (a $lookup sub-pipeline runs again); the spec is checked up front.
+  const run = startGroup(spec, options);
+  let out: IterableIterator<Doc> | null = null;
   return Lazy(() => {
-    groups ??= read().values();
-    const next = groups.next();
-    return next.done ? { done: true } : { value: output(next.value), done: false };
+    if (!out) {
+      for (let r = collection.next(); !r.done; r = collection.next()) run.add(r.value as Doc);
+      out = run.output();
+    }
+    const next = out.next();
+    return next.done ? { done: true } : { value: next.value, done: false };
   });
 }
