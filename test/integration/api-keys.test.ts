@@ -177,9 +177,9 @@ describe("POST /api/v1/api-keys", () => {
       expect(res.headers["www-authenticate"]).toMatch(/^Bearer/);
     });
 
-    it("does not accept X-API-Key on this surface (Bearer only, DESIGN §4): 401", async () => {
+    it("accepts the key as X-API-Key too, as every REST surface does (DESIGN §13)", async () => {
       const res = await create({ org_id: "acme", user_id: "x", scopes: ["read"] }, { "x-api-key": BOOTSTRAP_KEY });
-      expect(res.statusCode).toBe(401);
+      expect(res.statusCode).toBe(201);
     });
 
     it("authenticates before validating: a bad body without a key is 401, not 422", async () => {

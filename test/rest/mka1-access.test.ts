@@ -182,9 +182,12 @@ describe("keys", () => {
       expect(res.statusCode).toBe(401);
       expect(res.json()).toStrictEqual({ detail: expect.any(String) });
     }
-    // The key must come as a Bearer token on this surface.
+    // X-API-Key is as good as a Bearer token (DESIGN §13), and gives the same answer.
     const apiKeyHeader = await t.app.inject({ method: "GET", url: `/api/v1/sandbox/usage?${DAYS}`, headers: { "x-api-key": readKey } });
-    expect(apiKeyHeader.statusCode).toBe(401);
+    expect(apiKeyHeader.statusCode).toBe(200);
+    expect(apiKeyHeader.json()).toEqual((await getUsage(t, readKey, DAYS)).json());
+    const wrongApiKey = await t.app.inject({ method: "GET", url: `/api/v1/sandbox/usage?${DAYS}`, headers: { "x-api-key": `${readKey}x` } });
+    expect([wrongApiKey.statusCode, wrongApiKey.headers["www-authenticate"]]).toEqual([401, "Bearer"]);
   });
 
   it("403 for a key without the read scope", async () => {

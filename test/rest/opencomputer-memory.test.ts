@@ -430,11 +430,14 @@ describe("GET /api/sandboxes/{id}/usage: errors {error: …}", () => {
     expect(rivalDoc.totals.memoryAllocatedGbSeconds).toBe(1440);
   });
 
-  it("401 without a key, with an unknown key, and with a Bearer header alone", async () => {
+  it("401 without a key or with an unknown key; a Bearer key works as X-API-Key does (DESIGN §13)", async () => {
     const WINDOW = { from: "2026-05-27T00:00:00Z", to: "2026-05-27T00:02:00Z" };
     await expectError(await usage("sb-doc", WINDOW, {}), 401);
     await expectError(await usage("sb-doc", WINDOW, xKey("usk_bogus_key")), 401);
-    await expectError(await usage("sb-doc", WINDOW, bearer(reader)), 401);
+    await expectError(await usage("sb-doc", WINDOW, bearer("usk_bogus_key")), 401);
+    const viaBearer = await usage("sb-doc", WINDOW, bearer(reader));
+    expect(viaBearer.statusCode).toBe(200);
+    expect(viaBearer.json()).toEqual((await usage("sb-doc", WINDOW, xKey(reader))).json());
   });
 
   it("403 for a key without the read scope, and for the bootstrap key (no org)", async () => {

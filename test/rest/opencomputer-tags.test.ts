@@ -173,10 +173,10 @@ describe("PUT /api/sandboxes/{id}/tags", () => {
     // sb-plain: 1024 MiB × 60 s = 60 GiB-s on 05-27.
     await putTags("sb-plain", { team: "qa" });
     const day = await t.app.inject({ method: "GET", url: "/api/usage?groupBy=tag:team&filter%5Btag%3Ateam%5D=qa&from=2026-05-27&to=2026-05-28", headers: xKey(reader) });
-    expect(day.json().items).toStrictEqual([{ tagKey: "team", tagValue: "qa", memoryGbSeconds: 60, diskOverageGbSeconds: 0 }]);
+    expect(day.json().items).toStrictEqual([{ tagKey: "team", tagValue: "qa", memoryGbSeconds: 60, diskOverageGbSeconds: 0, sandboxCount: 1 }]);
     const bySandbox = await t.app.inject({ method: "GET", url: "/api/usage?groupBy=sandbox&filter%5Btag%3Ateam%5D=qa&from=2026-05-27&to=2026-05-28", headers: xKey(reader) });
     expect(bySandbox.json().items).toStrictEqual([
-      { sandboxId: "sb-plain", alias: null, status: "stopped", tags: { team: "qa" }, tagsLastUpdatedAt: NOW, memoryGbSeconds: 60, diskOverageGbSeconds: 0 },
+      { sandboxId: "sb-plain", status: "stopped", tags: { team: "qa" }, tagsLastUpdatedAt: NOW, memoryGbSeconds: 60, diskOverageGbSeconds: 0 },
     ]);
   });
 
@@ -240,12 +240,13 @@ describe("tags: keys, scopes and tenancy", () => {
     expect((await tagsOf("sb-valid")).tags).toStrictEqual({ keep: "me" });
   });
 
-  it("401 without a key, with an unknown key or with a Bearer header alone; 403 for the bootstrap key", async () => {
+  it("401 without a key or with an unknown key; 403 for the bootstrap key (Bearer or X-API-Key alike)", async () => {
     for (const [headers, status] of [
       [{}, 401],
       [xKey("usk_bogus_key"), 401],
-      [bearer(admin), 401],
+      [bearer("usk_bogus_key"), 401],
       [xKey(BOOTSTRAP_KEY), 403],
+      [bearer(BOOTSTRAP_KEY), 403],
     ] as const) {
       for (const res of [await getTags("sb-valid", headers), await putTags("sb-valid", { keep: "x" }, headers), await listKeys(headers)]) {
         expect(res.statusCode, `${JSON.stringify(headers)} ${res.body}`).toBe(status);
