@@ -1,4 +1,5 @@
 /** Applying an update (modifier document, replacement or pipeline) to one document, as MongoDB does. */
+import { Long } from "bson";
 import { update as mingoUpdate } from "mingo/updater";
 import { compareValues } from "./compare.js";
 import { ErrorCodes, failedToParse, MongoCommandError } from "./errors.js";
@@ -49,10 +50,12 @@ export function applyUpdate(doc: Doc, u: UpdateSpec, opts: { isInsert: boolean; 
     const { $setOnInsert, ...rest } = u;
     checkModifierTargets(doc, rest, opts.isInsert);
     const extremes = takeExtremes(rest);
+    const increments = takeIncrements(rest);
     if (Object.keys(rest).length > 0) {
       mingoUpdate(next, rest, opts.arrayFilters, undefined, { queryOptions: plainOptions() });
     }
     if (extremes) applyExtremes(next, extremes);
+    if (increments) applyIncrements(next, increments);
     if (opts.isInsert && isPlainObject($setOnInsert)) {
       mingoUpdate(next, { $set: $setOnInsert }, undefined, undefined, { queryOptions: plainOptions() });
     }
@@ -103,6 +106,55 @@ function applyExtremes(doc: Doc, extremes: Array<[string, unknown, number]>): vo
     const current = valueAt(doc, path);
     if (current !== undefined && compareValues(arg, current) * sense <= 0) continue;
     if (!setPlain(doc, path, cloneDoc(arg))) (viaMingo ??= {})[path] = cloneDoc(arg);
+  }
+  if (viaMingo) mingoUpdate(doc, { $set: viaMingo }, undefined, undefined, { queryOptions: plainOptions() });
+}
+
+/**
+ * `$inc` on plain paths, taken out of `modifier` and applied with MongoDB's numeric types (mingo
+ * adds JS numbers only, and refuses a Long): an int plus an int is an int, or a long when it
+ * overflows int32; with a long it is a long, exact (an overflow of int64 fails, as in MongoDB);
+ * with a double it is a double. Ints are JS numbers in int32 range, doubles other JS numbers.
+ */
+function takeIncrements(modifier: Doc): Array<[string, number | Long]> | null {
+  const fields = modifier.$inc;
+  if (!isPlainObject(fields) || !Object.keys(fields).some(isPlainPath)) return null;
+  const out: Array<[string, number | Long]> = [];
+  const left: Doc = {};
+  for (const path of Object.keys(fields)) {
+    if (isPlainPath(path)) out.push([path, fields[path] as number | Long]);
+    else left[path] = fields[path];
+  }
+  if (Object.keys(left).length > 0) modifier.$inc = left;
+  else delete modifier.$inc;
+  return out;
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const isInt32 = (v: number) => Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31 && !Object.is(v, -0);
+
+function increment(doc: Doc, current: unknown, by: number | Long): number | Long {
+  if (current === undefined || current === null) return by;
+  const a = current as number | Long;
+  if ((typeof a === "number" && !isInt32(a)) || (typeof by === "number" && !isInt32(by))) {
+    return (a instanceof Long ? a.toNumber() : a) + (by instanceof Long ? by.toNumber() : by);
+  }
+  const sum = (a instanceof Long ? a.toBigInt() : BigInt(a)) + (by instanceof Long ? by.toBigInt() : BigInt(by));
+  if (a instanceof Long || by instanceof Long) {
+    if (sum < INT64_MIN || sum > INT64_MAX) {
+      throw new MongoCommandError(ErrorCodes.BadValue, "BadValue", `Failed to apply $inc operations to current value ((NumberLong)${a.toString()}) for document {_id: ${JSON.stringify(doc._id)}}`);
+    }
+    return Long.fromBigInt(sum);
+  }
+  return sum >= -(2n ** 31n) && sum < 2n ** 31n ? Number(sum) : Long.fromBigInt(sum);
+}
+
+function applyIncrements(doc: Doc, increments: Array<[string, number | Long]>): void {
+  let viaMingo: Doc | null = null;
+  for (const [path, by] of increments) {
+    const value = increment(doc, valueAt(doc, path), by);
+    if (!setPlain(doc, path, value)) (viaMingo ??= {})[path] = value;
   }
   if (viaMingo) mingoUpdate(doc, { $set: viaMingo }, undefined, undefined, { queryOptions: plainOptions() });
 }
@@ -169,11 +221,11 @@ function checkModifierTargets(doc: Doc, modifier: Doc, isInsert: boolean): void 
         if (!unchanged) throw immutableId(doc);
       }
       if (op === "$inc" || op === "$mul") {
-        if (typeof arg !== "number") {
+        if (typeof arg !== "number" && !(op === "$inc" && arg instanceof Long)) {
           throw new MongoCommandError(ErrorCodes.TypeMismatch, "TypeMismatch", `Cannot ${op.slice(1)} with non-numeric argument: {${path}: ${JSON.stringify(arg)}}`);
         }
         const current = valueAt(doc, path);
-        if (current !== undefined && current !== null && typeof current !== "number") {
+        if (current !== undefined && current !== null && typeof current !== "number" && !(op === "$inc" && current instanceof Long)) {
           throw new MongoCommandError(ErrorCodes.TypeMismatch, "TypeMismatch",
             `Cannot apply ${op} to a value of non-numeric type. {_id: ${JSON.stringify(doc._id)}} has the field '${path}' of non-numeric type ${typeof current}`);
         }
