@@ -12,7 +12,7 @@ const config: CodegenConfig = {
         enumsAsTypes: true,
         useTypeImports: true,
         contextType: "../graphql/context.js#GraphQLContext",
-        scalars: { DateTime: "Date", SafeInt: "number" },
+        scalars: { DateTime: "Date", SafeInt: "number", Int64: "number | bigint" },
         // Mapper types are imported as <Name>Model, so a model may share its GraphQL type's name.
         mapperTypeSuffix: "Model",
         mappers: {

@@ -3,6 +3,7 @@
  * its landing page) and the REST adapters on the same port — without listening, so tests drive
  * it with `inject` or on an ephemeral port.
  */
+import { stringifyJson } from "./int64.js";
 import { randomUUID } from "node:crypto";
 import { ApolloServer } from "@apollo/server";
 import { ApolloServerPluginCacheControlDisabled } from "@apollo/server/plugin/disabled";
@@ -65,6 +66,8 @@ export async function buildServer(deps: AppDeps): Promise<BuiltServer> {
       void (reply as FastifyReply).code(known.status).send(errorBodyFor(request.url, known));
     },
   });
+  // Sums past 2^53 are bigints: written as exact JSON numbers (int64.ts), where JSON.stringify throws.
+  app.setReplySerializer((payload) => stringifyJson(payload));
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
   });
@@ -109,6 +112,8 @@ export async function buildServer(deps: AppDeps): Promise<BuiltServer> {
     // Apollo's own messages go to the same structured JSON log as every request.
     logger: app.log,
     formatError,
+    // As the REST replies: Int64 values past 2^53 are bigints, written as their exact digits.
+    stringifyResult: (result) => `${stringifyJson(result)}\n`,
     // A document of more tokens is not parsed any further (refused as a validation failure, see
     // formatError): the size of what is parsed is bounded before any limit below can count it.
     parseOptions: { maxTokens: deps.config.GRAPHQL_MAX_TOKENS },

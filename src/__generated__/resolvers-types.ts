@@ -24,6 +24,11 @@ export type Scalars = {
   Float: { input: number; output: number; }
   /** An RFC 3339 timestamp in UTC, e.g. 2026-05-27T10:00:00.000Z. */
   DateTime: { input: Date; output: Date; }
+  /**
+   * A signed 64-bit integer, written as an exact JSON number: sums of counts and bytes, which MongoDB
+   * keeps exactly past 2^53. A client that parses JSON numbers as doubles loses digits past 2^53.
+   */
+  Int64: { input: number | bigint; output: number | bigint; }
   /** An integer in the IEEE-754 safe range (±2^53−1): byte counts and sums outgrow GraphQL's 32-bit Int. */
   SafeInt: { input: number; output: number; }
   _FieldSet: { input: unknown; output: unknown; }
@@ -315,7 +320,7 @@ export type RollupResult = {
   /** vCPU-seconds of sessions with resource computer, clamped to the period. */
   computerSeconds: Scalars['Float']['output'];
   /** Total cost in cents at the org's price table, rounded half up. */
-  creditCents: Scalars['SafeInt']['output'];
+  creditCents: Scalars['Int64']['output'];
   /** The group's value of groupBy; null for usage that carries none. */
   key?: Maybe<Scalars['String']['output']>;
   /** vCPU-seconds of sessions with resource sandbox, clamped to the period. */
@@ -447,35 +452,35 @@ export type SandboxUsageOperation =
 export type SandboxUsageResult = {
   __typename?: 'SandboxUsageResult';
   apiKeyId?: Maybe<Scalars['String']['output']>;
-  durationMs: Scalars['SafeInt']['output'];
-  filesChangedCount: Scalars['SafeInt']['output'];
-  numOperations: Scalars['SafeInt']['output'];
+  durationMs: Scalars['Int64']['output'];
+  filesChangedCount: Scalars['Int64']['output'];
+  numOperations: Scalars['Int64']['output'];
   /** Distinct sessions with an operation in the bucket. */
-  numSessions: Scalars['SafeInt']['output'];
+  numSessions: Scalars['Int64']['output'];
   /** Always "organization.usage.sandbox.result". */
   object: Scalars['String']['output'];
-  oomKilledCount: Scalars['SafeInt']['output'];
+  oomKilledCount: Scalars['Int64']['output'];
   operation?: Maybe<SandboxUsageOperation>;
   orgId?: Maybe<Scalars['String']['output']>;
   peakMemoryMib?: Maybe<Scalars['Float']['output']>;
   provider?: Maybe<Scalars['String']['output']>;
-  requestCount: Scalars['SafeInt']['output'];
+  requestCount: Scalars['Int64']['output'];
   reservedMemoryMib?: Maybe<Scalars['SafeInt']['output']>;
   sessionKind?: Maybe<SessionKind>;
   userId?: Maybe<Scalars['String']['output']>;
-  workspaceBytesIn: Scalars['SafeInt']['output'];
-  workspaceBytesOut: Scalars['SafeInt']['output'];
+  workspaceBytesIn: Scalars['Int64']['output'];
+  workspaceBytesOut: Scalars['Int64']['output'];
 };
 
 /** The calling key's user's runtime in one organization (Dreadnode's sandbox usage summary). */
 export type SandboxUsageSummary = {
   __typename?: 'SandboxUsageSummary';
   /** Runtime seconds inside the current UTC calendar month, up to now (floored). */
-  currentMonthSeconds: Scalars['SafeInt']['output'];
+  currentMonthSeconds: Scalars['Int64']['output'];
   /** Distinct sessions the user has started. */
-  sessionsCount: Scalars['SafeInt']['output'];
+  sessionsCount: Scalars['Int64']['output'];
   /** All-time runtime seconds, up to now (floored). */
-  totalRuntimeSeconds: Scalars['SafeInt']['output'];
+  totalRuntimeSeconds: Scalars['Int64']['output'];
 };
 
 export type SessionKind =
@@ -804,6 +809,7 @@ export type ResolversTypes = ResolversObject<{
   BudgetTagInput: BudgetTagInput;
   CreateBudgetInput: CreateBudgetInput;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  Int64: ResolverTypeWrapper<Scalars['Int64']['output']>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Organization: ResolverTypeWrapper<EntityRefModel>;
@@ -861,6 +867,7 @@ export type ResolversParentTypes = ResolversObject<{
   BudgetTagInput: BudgetTagInput;
   CreateBudgetInput: CreateBudgetInput;
   DateTime: Scalars['DateTime']['output'];
+  Int64: Scalars['Int64']['output'];
   Mutation: Record<PropertyKey, never>;
   Boolean: Scalars['Boolean']['output'];
   Organization: EntityRefModel;
@@ -935,6 +942,10 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
   name: 'DateTime';
 }
 
+export interface Int64ScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['Int64'], any> {
+  name: 'Int64';
+}
+
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
   createBudget?: Resolver<ResolversTypes['Budget'], ParentType, ContextType, RequireFields<MutationCreateBudgetArgs, 'input' | 'org'>>;
   deleteBudget?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteBudgetArgs, 'id' | 'org'>>;
@@ -975,7 +986,7 @@ export type RecordUsageEventsResultResolvers<ContextType = GraphQLContext, Paren
 
 export type RollupResultResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RollupResult'] = ResolversParentTypes['RollupResult']> = ResolversObject<{
   computerSeconds?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
-  creditCents?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
+  creditCents?: Resolver<ResolversTypes['Int64'], ParentType, ContextType>;
   key?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   sandboxSeconds?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
   storageGbHours?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
@@ -1038,28 +1049,28 @@ export type SandboxUsageItemResolvers<ContextType = GraphQLContext, ParentType e
 
 export type SandboxUsageResultResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SandboxUsageResult'] = ResolversParentTypes['SandboxUsageResult']> = ResolversObject<{
   apiKeyId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  durationMs?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
-  filesChangedCount?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
-  numOperations?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
-  numSessions?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
+  durationMs?: Resolver<ResolversTypes['Int64'], ParentType, ContextType>;
+  filesChangedCount?: Resolver<ResolversTypes['Int64'], ParentType, ContextType>;
+  numOperations?: Resolver<ResolversTypes['Int64'], ParentType, ContextType>;
+  numSessions?: Resolver<ResolversTypes['Int64'], ParentType, ContextType>;
   object?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
-  oomKilledCount?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
+  oomKilledCount?: Resolver<ResolversTypes['Int64'], ParentType, ContextType>;
   operation?: Resolver<Maybe<ResolversTypes['SandboxUsageOperation']>, ParentType, ContextType>;
   orgId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   peakMemoryMib?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   provider?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  requestCount?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
+  requestCount?: Resolver<ResolversTypes['Int64'], ParentType, ContextType>;
   reservedMemoryMib?: Resolver<Maybe<ResolversTypes['SafeInt']>, ParentType, ContextType>;
   sessionKind?: Resolver<Maybe<ResolversTypes['SessionKind']>, ParentType, ContextType>;
   userId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  workspaceBytesIn?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
-  workspaceBytesOut?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
+  workspaceBytesIn?: Resolver<ResolversTypes['Int64'], ParentType, ContextType>;
+  workspaceBytesOut?: Resolver<ResolversTypes['Int64'], ParentType, ContextType>;
 }>;
 
 export type SandboxUsageSummaryResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SandboxUsageSummary'] = ResolversParentTypes['SandboxUsageSummary']> = ResolversObject<{
-  currentMonthSeconds?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
-  sessionsCount?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
-  totalRuntimeSeconds?: Resolver<ResolversTypes['SafeInt'], ParentType, ContextType>;
+  currentMonthSeconds?: Resolver<ResolversTypes['Int64'], ParentType, ContextType>;
+  sessionsCount?: Resolver<ResolversTypes['Int64'], ParentType, ContextType>;
+  totalRuntimeSeconds?: Resolver<ResolversTypes['Int64'], ParentType, ContextType>;
 }>;
 
 export type TagKeyStatsResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TagKeyStats'] = ResolversParentTypes['TagKeyStats']> = ResolversObject<{
@@ -1153,6 +1164,7 @@ export type Resolvers<ContextType = GraphQLContext> = ResolversObject<{
   BudgetScope?: BudgetScopeResolvers<ContextType>;
   BudgetTag?: BudgetTagResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
+  Int64?: GraphQLScalarType;
   Mutation?: MutationResolvers<ContextType>;
   Organization?: OrganizationResolvers<ContextType>;
   PriceTable?: PriceTableResolvers<ContextType>;

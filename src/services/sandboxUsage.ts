@@ -3,6 +3,7 @@
  * over operation events, paged over buckets. Validation, scoping, paging and the pipeline live here
  * once; the REST adapter and the resolver only translate parameters and field names.
  */
+import { type ExactInt, exactInt } from "../int64.js";
 import type { Principal } from "../auth/principal.js";
 import { requireScope } from "../auth/principal.js";
 import { OrgId } from "../auth/keys.js";
@@ -44,14 +45,14 @@ export interface SandboxUsageRequest {
 
 export interface SandboxUsageResultJson {
   object: "organization.usage.sandbox.result";
-  num_operations: number;
-  num_sessions: number;
-  request_count: number;
-  duration_ms: number;
-  workspace_bytes_in: number;
-  workspace_bytes_out: number;
-  files_changed_count: number;
-  oom_killed_count: number;
+  num_operations: ExactInt;
+  num_sessions: ExactInt;
+  request_count: ExactInt;
+  duration_ms: ExactInt;
+  workspace_bytes_in: ExactInt;
+  workspace_bytes_out: ExactInt;
+  files_changed_count: ExactInt;
+  oom_killed_count: ExactInt;
   peak_memory_mib: number | null;
   reserved_memory_mib: number | null;
   user_id: string | null;
@@ -244,14 +245,15 @@ async function pageRows(deps: AppDeps, q: Parameters<typeof planSandboxUsage>[0]
     const list = out.get(start) ?? [];
     list.push({
       object: "organization.usage.sandbox.result",
-      num_operations: r.num_operations,
-      num_sessions: r.num_sessions ?? 0,
-      request_count: r.request_count,
-      duration_ms: r.duration_ms,
-      workspace_bytes_in: r.workspace_bytes_in,
-      workspace_bytes_out: r.workspace_bytes_out,
-      files_changed_count: r.files_changed_count,
-      oom_killed_count: r.oom_killed_count,
+      // Sums past 2^53 arrive as int64 (Long) and are answered exactly (see int64.ts).
+      num_operations: exactInt(r.num_operations),
+      num_sessions: exactInt(r.num_sessions),
+      request_count: exactInt(r.request_count),
+      duration_ms: exactInt(r.duration_ms),
+      workspace_bytes_in: exactInt(r.workspace_bytes_in),
+      workspace_bytes_out: exactInt(r.workspace_bytes_out),
+      files_changed_count: exactInt(r.files_changed_count),
+      oom_killed_count: exactInt(r.oom_killed_count),
       peak_memory_mib: r.peak_memory_mib ?? null,
       reserved_memory_mib: r.reserved_memory_mib ?? null,
       user_id: r._id.user_id ?? null,

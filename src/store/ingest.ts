@@ -5,8 +5,9 @@
  */
 import type { ClientSession } from "mongodb";
 import type { Collections, UsageEventDoc } from "../db/collections.js";
+import { withInt64 } from "../int64.js";
 import { refreshMemoryMinutes, touchedMinutes } from "./memory.js";
-import { addOperations } from "./operations.js";
+import { addOperations, MEASURE_FIELDS } from "./operations.js";
 import { addSandboxEvents } from "./sandboxes.js";
 import { addLifecycleEvents } from "./sessions.js";
 
@@ -38,7 +39,9 @@ export async function storeEvents(cols: Collections, session: ClientSession, doc
     fresh.push({ ...d });
   }
   if (fresh.length === 0) return fresh;
-  await cols.usageEvents.insertMany(fresh, { session, ordered: true });
+  // Measures past int32 are written as int64, so MongoDB sums them exactly (see int64.ts); the
+  // documents passed on keep plain numbers.
+  await cols.usageEvents.insertMany(fresh.map((d) => withInt64(d, MEASURE_FIELDS)), { session, ordered: true });
   await addOperations(cols, session, fresh);
   await addLifecycleEvents(cols, session, fresh);
   await addSandboxEvents(cols, session, fresh);

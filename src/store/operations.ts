@@ -6,6 +6,7 @@
  */
 import type { AnyBulkWriteOperation, ClientSession, Document } from "mongodb";
 import type { Collections, OperationRollupDoc, SessionBucketDoc, SessionTuple, UsageEventDoc } from "../db/collections.js";
+import { addExact, type ExactInt, toInt64 } from "../int64.js";
 import { bucketStart, type Level, LEVEL_NAMES, rollupKey, tupleId, tupleOf } from "./levels.js";
 import { creditChanges, isMixed, withTuples } from "./presence.js";
 
@@ -16,7 +17,7 @@ const COUNTERS = ["n", ...MEASURE_FIELDS, "oom_killed_count", "ns", "nf"] as con
 /** What one batch adds to one rollup document. */
 interface RollupDelta {
   key: OperationRollupDoc["_id"];
-  inc: Record<string, number>;
+  inc: Record<string, ExactInt>;
   peak: number | null;
   reserved: number | null;
 }
@@ -39,13 +40,15 @@ class Deltas {
   }
 }
 
-const bump = (inc: Record<string, number>, field: string, by: number) => {
-  if (by !== 0) inc[field] = (inc[field] ?? 0) + by;
+/** Exact past 2^53: a batch of 5,000 events each near 2^53 sums far past it. */
+const bump = (inc: Record<string, ExactInt>, field: string, by: number) => {
+  if (by !== 0) inc[field] = addExact(inc[field] ?? 0, by);
 };
 
 function rollupWrite(d: RollupDelta): AnyBulkWriteOperation<OperationRollupDoc> {
   const update: Document = {};
-  if (Object.keys(d.inc).length > 0) update.$inc = d.inc;
+  // Integers past int32 go as int64: MongoDB's $inc then stays integer arithmetic, exact.
+  if (Object.keys(d.inc).length > 0) update.$inc = Object.fromEntries(Object.entries(d.inc).map(([f, v]) => [f, toInt64(v)]));
   const max: Document = {};
   const onInsert: Document = {};
   // Every counter exists from the start, whether this batch moved it or not.

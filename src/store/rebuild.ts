@@ -9,9 +9,8 @@
  */
 import type { ClientSession, Document, MongoClient } from "mongodb";
 import type { Collections, OperationRollupDoc, SessionBucketDoc, SessionTuple } from "../db/collections.js";
+import { addExact, type ExactInt, exactInt, withInt64 } from "../int64.js";
 import { MS_PER_DAY, MS_PER_MINUTE } from "../time.js";
-
-const MS_PER_HOUR = 3_600_000;
 import { bucketStart, type Level, rollupKey, ROLLUP_DIMENSIONS, tupleId } from "./levels.js";
 import { refreshMemoryMinutes } from "./memory.js";
 import { MEASURE_FIELDS, presenceId, rollupCollection } from "./operations.js";
@@ -20,13 +19,15 @@ import { addSandboxEvents } from "./sandboxes.js";
 import { withStart, type StoredSession } from "./sessions.js";
 import { inTransaction } from "./transaction.js";
 
+const MS_PER_HOUR = 3_600_000;
+
 /** One (bucket, tuple, session)'s operations, summed. */
 interface Row {
   t: number;
   tuple: SessionTuple;
   /** null: a row of measures only; an empty `m`: a row of presence only. */
   session_id: string | null;
-  m: Record<string, number | null>;
+  m: Record<string, ExactInt | null>;
 }
 
 const SUMS = ["n", ...MEASURE_FIELDS, "oom_killed_count"] as const;
@@ -45,8 +46,8 @@ function levelDocuments(orgId: string, level: Level, rows: readonly Row[]): { ro
         files_changed_count: 0, oom_killed_count: 0, peak_memory_mib: null, reserved_memory_mib: null, ns: 0, nf: 0 };
       rollups.set(rid, doc);
     }
-    const d = doc as unknown as Record<string, number | null>;
-    for (const f of SUMS) d[f] = (d[f] as number) + ((r.m[f] as number) ?? 0);
+    const d = doc as unknown as Record<string, ExactInt | null>;
+    for (const f of SUMS) d[f] = addExact(d[f] as ExactInt, r.m[f] ?? 0);
     for (const f of MAXES) if (r.m[f] !== null && r.m[f] !== undefined && (d[f] === null || (r.m[f] as number) > (d[f] as number))) d[f] = r.m[f]!;
     if (r.session_id === null) continue;
     const pid = `${t}\u0000${r.session_id}`;
@@ -73,7 +74,7 @@ async function replaceLevel(cols: Collections, session: ClientSession, orgId: st
   await coll.deleteMany({ "_id.org_id": orgId, "_id.t": range }, { session });
   await cols.sessionBuckets.deleteMany({ "_id.org_id": orgId, "_id.l": level, "_id.t": range }, { session });
   const { rollups, presence } = levelDocuments(orgId, level, rows);
-  if (rollups.length > 0) await coll.insertMany(rollups, { session });
+  if (rollups.length > 0) await coll.insertMany(rollups.map((r) => withInt64(r, SUMS)), { session });
   if (presence.length > 0) await cols.sessionBuckets.insertMany(presence, { session });
 }
 
@@ -89,8 +90,8 @@ async function rawRows(cols: Collections, session: ClientSession, orgId: string,
     .toArray();
   return out.map((r) => {
     const tuple = Object.fromEntries(ROLLUP_DIMENSIONS.map((d) => [d, r._id[d] ?? null])) as unknown as SessionTuple;
-    const m: Record<string, number | null> = {};
-    for (const f of [...SUMS]) m[f] = r[f] ?? 0;
+    const m: Record<string, ExactInt | null> = {};
+    for (const f of [...SUMS]) m[f] = exactInt(r[f]);
     for (const f of MAXES) m[f] = r[f] ?? null;
     return { t: r._id.t.getTime(), tuple, session_id: r._id.session_id, m };
   });
@@ -102,8 +103,9 @@ async function rowsFromLevel(cols: Collections, session: ClientSession, orgId: s
   const rows: Row[] = [];
   for (const d of await rollupCollection(cols, level).find({ "_id.org_id": orgId, "_id.t": range }, { session }).toArray()) {
     const { org_id: _o, t, ...tuple } = d._id;
-    const m: Record<string, number | null> = {};
-    for (const f of [...SUMS, ...MAXES]) m[f] = (d as unknown as Record<string, number | null>)[f] ?? null;
+    const m: Record<string, ExactInt | null> = {};
+    for (const f of SUMS) m[f] = exactInt((d as unknown as Record<string, unknown>)[f]);
+    for (const f of MAXES) m[f] = (d as unknown as Record<string, number | null>)[f] ?? null;
     rows.push({ t: t.getTime(), tuple: tuple as SessionTuple, session_id: null, m });
   }
   for (const p of await cols.sessionBuckets.find({ "_id.org_id": orgId, "_id.l": level, "_id.t": range }, { session }).toArray()) {

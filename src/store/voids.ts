@@ -5,6 +5,7 @@
  * presence of its session recomputed from the level below (the raw events for minutes), its
  * session and sandbox re-derived, its memory minute recomputed. A rollup left with no events goes.
  */
+import { addExact, type ExactInt, toInt64 } from "../int64.js";
 import type { AnyBulkWriteOperation, ClientSession, Document } from "mongodb";
 import {
   type Collections,
@@ -61,7 +62,7 @@ const MAX_FIELDS = ["peak_memory_mib", "reserved_memory_mib"] as const;
 async function removeOperations(cols: Collections, session: ClientSession, events: readonly UsageEventDoc[]): Promise<void> {
   const ops = events.filter((e) => e.type === "sandbox.operation");
   for (const level of LEVEL_NAMES) {
-    const rollups = new Map<string, { key: OperationRollupDoc["_id"]; tuple: SessionTuple; inc: Record<string, number>; maxima: boolean }>();
+    const rollups = new Map<string, { key: OperationRollupDoc["_id"]; tuple: SessionTuple; inc: Record<string, ExactInt>; maxima: boolean }>();
     const presence = new Map<string, SessionBucketDoc["_id"]>();
     for (const e of ops) {
       const t = new Date(bucketStart(e.ts.getTime(), level));
@@ -69,9 +70,9 @@ async function removeOperations(cols: Collections, session: ClientSession, event
       const id = `${t.getTime()}\u0000${tupleId(tuple)}`;
       let r = rollups.get(id);
       if (!r) rollups.set(id, (r = { key: rollupKey(e.org_id, t, tuple), tuple, inc: { n: 0, oom_killed_count: 0 }, maxima: false }));
-      r.inc.n! -= 1;
-      r.inc.oom_killed_count! -= e.oom_killed === true ? 1 : 0;
-      for (const f of MEASURE_FIELDS) r.inc[f] = (r.inc[f] ?? 0) - (e[f] ?? 0);
+      r.inc.n = addExact(r.inc.n!, -1);
+      r.inc.oom_killed_count = addExact(r.inc.oom_killed_count!, e.oom_killed === true ? -1 : 0);
+      for (const f of MEASURE_FIELDS) r.inc[f] = addExact(r.inc[f] ?? 0, -(e[f] ?? 0));
       if (e.peak_memory_mib !== null && e.peak_memory_mib !== undefined) r.maxima = true;
       if (e.reserved_memory_mib !== null && e.reserved_memory_mib !== undefined) r.maxima = true;
       if (e.session_id !== undefined) presence.set(`${t.getTime()}\u0000${e.session_id}`, presenceId(e.org_id, level, t, e.session_id));
@@ -79,7 +80,7 @@ async function removeOperations(cols: Collections, session: ClientSession, event
     const coll = rollupCollection(cols, level);
     const writes: AnyBulkWriteOperation<OperationRollupDoc>[] = [];
     for (const r of rollups.values()) {
-      writes.push({ updateOne: { filter: { _id: r.key }, update: { $inc: r.inc } } });
+      writes.push({ updateOne: { filter: { _id: r.key }, update: { $inc: Object.fromEntries(Object.entries(r.inc).map(([f, v]) => [f, toInt64(v)])) } } });
       if (r.maxima) writes.push({ updateOne: { filter: { _id: r.key }, update: { $set: await maximaFromBelow(cols, session, level, r.key, r.tuple) } } });
     }
     // Presence of the sessions whose events went, from the level below; the counters follow.

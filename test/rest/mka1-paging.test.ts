@@ -84,7 +84,7 @@ describe("page chaining", () => {
     expected[36] = "bob";
     expect(rows).toEqual(expected);
     // Every acme operation is inside the two days: 11 in all.
-    expect(unpaged.data.flatMap((b) => b.results).reduce((n, r) => n + r.num_operations, 0)).toBe(11);
+    expect(unpaged.data.flatMap((b) => b.results).reduce((n, r) => n + Number(r.num_operations), 0)).toBe(11);
   });
 
   it("1m: 150 minutes at the default 60 per page, grouped by operation", async () => {

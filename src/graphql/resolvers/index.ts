@@ -1,4 +1,5 @@
 import { DateTimeResolver, SafeIntResolver } from "graphql-scalars";
+import { Int64Scalar } from "../../int64.js";
 import type { Resolvers } from "../../__generated__/resolvers-types.js";
 import { Budget, BudgetPeriodValue, BudgetScope } from "./Budget.js";
 import { Mutation } from "./Mutation.js";
@@ -14,6 +15,7 @@ import { Sandbox, UsageAggregate, UsageItem } from "./Sandbox.js";
 export const resolvers: Resolvers = {
   DateTime: DateTimeResolver,
   SafeInt: SafeIntResolver,
+  Int64: Int64Scalar,
   Query,
   Mutation,
   Viewer,
