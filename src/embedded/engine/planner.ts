@@ -126,7 +126,23 @@ export function planFilter(filter: Doc, indexes: Iterable<Index>): Plan | null {
  * (mingo's) does not, and both must keep giving one answer, index or not.
  */
 function isExactPoint(v: unknown): boolean {
-  return typeof v === "string" || typeof v === "boolean" || v instanceof Date || v instanceof ObjectId;
+  if (typeof v === "string" || typeof v === "boolean" || v instanceof Date || v instanceof ObjectId) return true;
+  // An embedded document equals another exactly when both have the same fields in the same order
+  // with equal values, which is also the index's comparison when every value is itself exact.
+  if (isPlainObject(v)) {
+    const entries = Object.entries(v);
+    return entries.length > 0 && entries.every(([k, x]) => !k.startsWith("$") && isExactPoint(x));
+  }
+  return false;
+}
+
+/** `{$in: [...]}` and nothing else, every value exact, as many as the bound's points: the scan answers it. */
+function isExactIn(v: unknown, points: readonly unknown[]): boolean {
+  if (!isPlainObject(v)) return false;
+  const keys = Object.keys(v);
+  if (keys.length !== 1 || keys[0] !== "$in") return false;
+  const list = v.$in;
+  return Array.isArray(list) && list.length === points.length && list.every(isExactPoint);
 }
 
 /**
@@ -141,9 +157,12 @@ export function residualFilter(filter: Doc, plan: Plan | null): Doc {
   let residual: Doc | null = null;
   plan.bounds.forEach((bound, i) => {
     const field = plan.index.fields[i]!;
-    if (!("points" in bound) || bound.points.length !== 1 || !Object.prototype.hasOwnProperty.call(filter, field)) return;
+    if (!("points" in bound) || !Object.prototype.hasOwnProperty.call(filter, field)) return;
     const v = filter[field];
-    if (!isExactPoint(v) || compareValues(v, bound.points[0]) !== 0) return;
+    // A list of exact points (`$in`): the scan visited exactly those keys. Only when this field's
+    // condition is the plan's (an equality elsewhere in an $and could have narrowed the points).
+    const exactIn = isExactIn(v, bound.points) && !Array.isArray(filter.$and);
+    if (!exactIn && (bound.points.length !== 1 || !isExactPoint(v) || compareValues(v, bound.points[0]) !== 0)) return;
     residual ??= { ...filter };
     delete residual[field];
   });
