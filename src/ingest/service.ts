@@ -142,7 +142,7 @@ export async function recordUsageEvents(
   const events = validateEvents(raw, loc, now);
   const orgs = resolveOrgs(principal, events, loc);
   const docs = events.map((e, i) => toStoredEvent(e, orgs[i]!, now));
-  const fresh = await inTransaction(deps.client, (session) => storeEvents(deps.cols, session, docs));
+  const fresh = await inTransaction(deps.client, (session) => storeEvents(deps.cols, session, docs), docs.map((d) => d.org_id));
   // --- budgets (DESIGN §11): one O(1) upsert per org, after the transaction committed. Duplicates
   // included: a retry after a crash between the commit and this line still gets evaluated.
   for (const [org, range] of rangesByOrg(docs)) await noteUsage(deps, org, range);

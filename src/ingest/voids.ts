@@ -33,6 +33,7 @@ export async function voidUsageEvents(deps: IngestDeps & { metrics?: Metrics }, 
   const at = deps.clock.now();
   const { result, voided } = await inTransaction(deps.client, (session) =>
     voidEvents(deps.cols, session, { orgId, ids: parsed.data.ids, reason: parsed.data.reason ?? null, by: principal.keyId, at }),
+    [orgId],
   );
   // Budgets re-evaluate the periods it touched: voiding a stop reopens a session, which can cross.
   for (const [org, range] of rangesByOrg(voided)) await noteUsage(deps, org, range);

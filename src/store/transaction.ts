@@ -18,7 +18,37 @@ export const TRANSACTION_OPTIONS: TransactionOptions = {
   readPreference: "primary",
 };
 
-export async function inTransaction<T>(client: MongoClient, fn: (session: ClientSession) => Promise<T>): Promise<T> {
+/** The tail of the queue of transactions on each key, in this process. */
+const queues = new Map<string, Promise<void>>();
+
+/**
+ * Runs `fn` once every earlier holder of any of `keys` (in this process) is done. Keys are taken
+ * in sorted order, so two holders of overlapping keys never wait on each other.
+ */
+async function holding<T>(keys: readonly string[], fn: () => Promise<T>): Promise<T> {
+  const sorted = [...new Set(keys)].sort();
+  let release!: () => void;
+  const done = new Promise<void>((resolve) => (release = resolve));
+  const before = sorted.map((k) => queues.get(k) ?? Promise.resolve());
+  for (const k of sorted) queues.set(k, done);
+  try {
+    await Promise.all(before);
+    return await fn();
+  } finally {
+    release();
+    for (const k of sorted) if (queues.get(k) === done) queues.delete(k);
+  }
+}
+
+/**
+ * `fn` in one transaction, retried as above. `serializeOn` (org ids): transactions of this process
+ * on the same keys run one after another instead of together. Concurrent ingests into one org
+ * update the same rollup documents (the org's hour and day), so run together they would mostly
+ * abort each other with write conflicts and redo all their work; queued, each runs once. Other
+ * replicas' transactions still conflict and are retried.
+ */
+export async function inTransaction<T>(client: MongoClient, fn: (session: ClientSession) => Promise<T>, serializeOn: readonly string[] = []): Promise<T> {
+  if (serializeOn.length > 0) return holding(serializeOn.map((k) => `org\u0000${k}`), () => inTransaction(client, fn));
   for (let attempt = 1; ; attempt++) {
     try {
       return await client.withSession((session) => session.withTransaction(() => fn(session), TRANSACTION_OPTIONS));
