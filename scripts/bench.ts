@@ -1,5 +1,8 @@
 /**
  * `npm run bench [-- --sizes 100000,1000000 --memory-days 30 --iterations 25 --ingest 50000 --ingest-clients 2]`
+ * `npm run bench -- --profile density [...]`: cost as one org-hour gets dense (bench-density.ts).
+ *
+ * The default profile, `history`:
  *
  * Seeds data sets of operation events (each the previous one plus more operations in the same
  * sessions; see bench-data.ts) and a per-minute memory history for 20 sandboxes, then for every
@@ -30,8 +33,17 @@ import { MS_PER_DAY, MS_PER_MINUTE, utcMidnight, utcMonthStart } from "../src/ti
 import { type BenchEvent, benchFleet, benchMemory, benchOperations, inTimeOrder, MEMORY_SANDBOXES } from "./bench-data.js";
 import { freePort, startChild, stopChildren, waitFor } from "./processes.js";
 
+const profile = process.argv.includes("--profile") ? process.argv[process.argv.indexOf("--profile") + 1] : "history";
+if (profile === "density") {
+  await import("./bench-density.js"); // runs the density profile and exits
+} else if (profile !== "history") {
+  console.error("--profile: history (the default) or density");
+  process.exit(1);
+}
+
 const { values } = parseArgs({
   options: {
+    profile: { type: "string", default: "history" },
     sizes: { type: "string", default: "100000,1000000" },
     "memory-days": { type: "string", default: "30" },
     iterations: { type: "string", default: "25" },

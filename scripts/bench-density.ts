@@ -1,0 +1,277 @@
+/**
+ * `npm run bench -- --profile density [--dense 1000000] [--mid 100000] [--sessions 130000] [--sustain-seconds 60] [--rounds 30]`
+ *
+ * What ingest and queries cost as one org-hour gets dense (the history profile, scripts/bench.ts,
+ * spreads its events over 30 days instead). Prints, beside its targets:
+ * 1. p50 of 100-event ingest requests (HTTP, the service's endpoint) into an org-hour holding 0,
+ *    `--mid` and `--dense` events; target dense ÷ empty ≤ 1.3;
+ * 2. sustained ingest of 100-event requests from 4 clients for `--sustain-seconds`, against a bare
+ *    `insertMany` of the same requests from 4 clients into an empty copy of the collection; ≥ 0.5;
+ * 3. MKA1 `1m` buckets over the dense hour against a sparse hour (2,000 events); ≤ 2.0;
+ * 4. MKA1 `1d` with `group_by=operation` over a day of `--sessions` sessions: exact (every row
+ *    checked against the generated data) and without error;
+ * 5. peak RSS of the embedded server per stored event.
+ *
+ * Processes: an embedded MongoDB and the service as children on loopback, as bench.ts runs them.
+ * The dense hour is seeded through the ingest service code in-process (5,000 events a call: the
+ * real store, rollups and sessions included), the measured requests go over HTTP.
+ */
+import { readFileSync } from "node:fs";
+import { performance } from "node:perf_hooks";
+import { parseArgs } from "node:util";
+import { MongoClient } from "mongodb";
+import type { Principal } from "../src/auth/principal.js";
+import { systemClock } from "../src/clock.js";
+import { collections, ensureIndexes } from "../src/db/collections.js";
+import { MAX_EVENTS_PER_REQUEST } from "../src/ingest/events.js";
+import { recordUsageEvents, toStoredEvent, validateEvents } from "../src/ingest/service.js";
+import { freePort, startChild, stopChildren, waitFor } from "./processes.js";
+
+const { values } = parseArgs({
+  options: {
+    profile: { type: "string" },
+    dense: { type: "string", default: "1000000" },
+    mid: { type: "string", default: "100000" },
+    sessions: { type: "string", default: "130000" },
+    "sustain-seconds": { type: "string", default: "60" },
+    rounds: { type: "string", default: "30" },
+  },
+});
+const DENSE = Number(values.dense);
+const MID = Number(values.mid);
+const SESSIONS = Number(values.sessions);
+const SUSTAIN_S = Number(values["sustain-seconds"]);
+const ROUNDS = Number(values.rounds);
+if (![DENSE, MID, SESSIONS, SUSTAIN_S, ROUNDS].every((n) => Number.isInteger(n) && n > 0) || MID >= DENSE) {
+  console.error("--dense, --mid, --sessions, --sustain-seconds and --rounds: positive integers, --mid below --dense");
+  process.exit(1);
+}
+
+const BOOTSTRAP = "bench-bootstrap-key-0123456789abcdef";
+const DB = "bench_density";
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+const log = (msg: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
+const peakRssMb = (pid: number) => {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) / 1024 : NaN;
+};
+
+const mongoPort = await freePort();
+const mongoUri = `mongodb://127.0.0.1:${mongoPort}`;
+const mongo = startChild("scripts/embedded-mongo.ts", ["--port", String(mongoPort)], { nodeArgs: ["--max-old-space-size=16384"] });
+const client = new MongoClient(mongoUri, { serverSelectionTimeoutMS: 2_000 });
+await waitFor(async () => (await client.connect(), true), "embedded MongoDB", mongo);
+const db = client.db(DB);
+await ensureIndexes(db);
+const cols = collections(db);
+const port = await freePort();
+const url = `http://127.0.0.1:${port}`;
+const service = startChild("src/index.ts", [], {
+  env: { ...process.env, NODE_ENV: "production", PORT: String(port), HOST: "127.0.0.1", MONGODB_URI: mongoUri, MONGODB_DB: DB, LOG_LEVEL: "warn", BOOTSTRAP_ADMIN_KEY: BOOTSTRAP, RATE_LIMIT_MAX: "0", QUERY_TIMEOUT_MS: "600000", REQUEST_DB_TIME_MS: "600000" },
+  stdio: ["ignore", "ignore", "inherit"],
+});
+await waitFor(async () => (await fetch(`${url}/readyz`)).status === 200, "service", service);
+
+async function createKey(org: string, scopes: string[]): Promise<string> {
+  const res = await fetch(`${url}/api/v1/api-keys`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${BOOTSTRAP}`, "content-type": "application/json" },
+    body: JSON.stringify({ org_id: org, user_id: `${org}-bench`, scopes }),
+  });
+  return ((await res.json()) as { key: string }).key;
+}
+const SEEDER: Principal = { keyId: "bench", orgId: null, userId: "bench", scopes: new Set(["ingest"]), clusterAdmin: true, onBehalfOf: null };
+
+// The org-hours: the dense one two days back, a sparse one the day before, a day of many sessions.
+const now = Date.now();
+const denseHour = Math.floor((now - 2 * DAY) / HOUR) * HOUR;
+const sparseHour = denseHour - DAY;
+const sessionDay = Math.floor((now - 5 * DAY) / DAY) * DAY;
+
+const WORK = ["command", "code", "turn", "repo_task", "workspace_upload", "workspace_download"] as const;
+const SANDBOXES = 1_000;
+let seq = 0;
+/** One operation of org `org` at `t` in one of the hour's 1,000 sandboxes (a session each). */
+function op(org: string, t: number, n: number, prefix: string): Record<string, unknown> {
+  const sb = n % SANDBOXES;
+  return {
+    id: `${prefix}-${++seq}`,
+    type: "sandbox.operation",
+    timestamp: new Date(t).toISOString(),
+    sandbox_id: `sb-${sb}`,
+    session_id: `${org}-s-${sb}`,
+    user_id: `user-${sb % 50}`,
+    provider: "aws",
+    session_kind: "standard",
+    operation: WORK[n % WORK.length],
+    request_count: 1 + (n % 3),
+    duration_ms: 10 + (n % 100),
+  };
+}
+/** `count` operations spread evenly over the hour starting at `hour`. */
+const hourOps = (org: string, hour: number, count: number, prefix: string, offset = 0) =>
+  Array.from({ length: count }, (_, i) => op(org, hour + Math.floor(((offset + i) * HOUR) / Math.max(count, 1)) % HOUR, offset + i, prefix));
+
+async function seed(org: string, events: Record<string, unknown>[], what: string): Promise<void> {
+  const t0 = performance.now();
+  for (let i = 0; i < events.length; i += MAX_EVENTS_PER_REQUEST) {
+    const batch = events.slice(i, i + MAX_EVENTS_PER_REQUEST).map((e) => ({ ...e, org_id: org }));
+    await recordUsageEvents({ client, cols, clock: systemClock }, SEEDER, batch, ["events"]);
+  }
+  const s = (performance.now() - t0) / 1000;
+  log(`seeded ${events.length.toLocaleString("en")} ${what} in ${s.toFixed(0)} s (${Math.round(events.length / s)} events/s)`);
+}
+
+const ingestKey = await createKey("dense", ["ingest"]);
+const readKey = await createKey("dense", ["read"]);
+async function post(events: Record<string, unknown>[], key = ingestKey): Promise<void> {
+  const res = await fetch(`${url}/api/v1/usage/events`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify({ events }) });
+  const body = await res.text();
+  if (res.status !== 200) throw new Error(`ingest: ${res.status} ${body.slice(0, 300)}`);
+}
+const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+
+/** p50 of ROUNDS 100-event requests into the dense hour (new events each time). */
+async function ingestP50(label: string): Promise<number> {
+  const times: number[] = [];
+  for (let r = 0; r < ROUNDS + 3; r++) {
+    const batch = hourOps("dense", denseHour, 100, `probe-${label}-${r}`, r * 100 + 7);
+    const t0 = performance.now();
+    await post(batch);
+    if (r >= 3) times.push(performance.now() - t0); // three warm-up requests
+  }
+  const p = p50(times);
+  log(`100-event ingest into an hour of ${label} events: p50 ${p.toFixed(1)} ms`);
+  return p;
+}
+
+// 1. Ingest p50 at 0, MID and DENSE events in the hour.
+const atEmpty = await ingestP50("0");
+await seed("dense", hourOps("dense", denseHour, MID, "mid"), "events into the dense hour");
+const atMid = await ingestP50(MID.toLocaleString("en"));
+await seed("dense", hourOps("dense", denseHour, DENSE - MID, "dense", MID), "more events into the dense hour");
+const atDense = await ingestP50(DENSE.toLocaleString("en"));
+
+// 3. MKA1 1m over the dense hour against a sparse one.
+await seed("dense", hourOps("dense", sparseHour, 2_000, "sparse"), "events into the sparse hour");
+async function mka1(query: string): Promise<{ ms: number; body: string }> {
+  const t0 = performance.now();
+  const res = await fetch(`${url}/api/v1/sandbox/usage?${query}`, { headers: { authorization: `Bearer ${readKey}` } });
+  const body = await res.text();
+  const ms = performance.now() - t0;
+  if (res.status !== 200) throw new Error(`MKA1: ${res.status} ${body.slice(0, 300)}`);
+  return { ms, body };
+}
+async function minutesP50(hour: number, label: string): Promise<number> {
+  const q = `start_time=${hour / 1000}&end_time=${(hour + HOUR) / 1000}&bucket_width=1m&limit=60`;
+  const times: number[] = [];
+  for (let r = 0; r < Math.min(ROUNDS, 15) + 2; r++) {
+    const { ms } = await mka1(q);
+    if (r >= 2) times.push(ms);
+  }
+  const p = p50(times);
+  log(`MKA1 1m over the ${label} hour: p50 ${p.toFixed(1)} ms`);
+  return p;
+}
+const minutesDense = await minutesP50(denseHour, "dense");
+const minutesSparse = await minutesP50(sparseHour, "sparse");
+const denseStored = await cols.usageEvents.countDocuments({ org_id: "dense", ts: { $gte: new Date(denseHour), $lt: new Date(denseHour + HOUR) } });
+
+// 4. A day of SESSIONS sessions, 1d grouped by operation: exact against the generated data.
+const dayEvents: Record<string, unknown>[] = [];
+const expected = new Map<string, { ops: number; sessions: Set<string>; requests: number }>();
+for (let s = 0; s < SESSIONS; s++) {
+  const session = `day-s-${s}`;
+  const startAt = sessionDay + Math.floor((s * (DAY - 2 * HOUR)) / SESSIONS);
+  const base = { type: "sandbox.operation", sandbox_id: `day-sb-${s % 5_000}`, session_id: session, user_id: `user-${s % 200}`, provider: "aws", session_kind: "standard" };
+  const ops: Array<[string, number, number]> = [["session_start", startAt, 1], [WORK[s % WORK.length]!, startAt + 60_000, 1 + (s % 4)], ["session_stop", startAt + HOUR, 1]];
+  for (const [operation, t, requests] of ops) {
+    dayEvents.push({ ...base, id: `day-${s}-${operation}`, timestamp: new Date(t).toISOString(), operation, request_count: requests, ...(operation === "session_start" ? { vcpus: 1, memory_mb: 1024 } : {}) });
+    const e = expected.get(operation) ?? { ops: 0, sessions: new Set(), requests: 0 };
+    e.ops++;
+    e.sessions.add(session);
+    e.requests += requests;
+    expected.set(operation, e);
+  }
+}
+const dayKey = await createKey("days", ["read"]);
+await seed("days", dayEvents, `events of ${SESSIONS.toLocaleString("en")} sessions in one day`);
+const dayQuery = `start_time=${sessionDay / 1000}&end_time=${(sessionDay + DAY) / 1000}&bucket_width=1d&group_by=operation`;
+let dayMs = NaN;
+let dayExact = false;
+let dayError = "";
+{
+  const t0 = performance.now();
+  const res = await fetch(`${url}/api/v1/sandbox/usage?${dayQuery}`, { headers: { authorization: `Bearer ${dayKey}` } });
+  const body = await res.text();
+  dayMs = performance.now() - t0;
+  if (res.status !== 200) dayError = `${res.status} ${body.slice(0, 200)}`;
+  else {
+    const page = JSON.parse(body) as { data: Array<{ results: Array<{ operation: string; num_operations: number; num_sessions: number; request_count: number }> }> };
+    const rows = page.data.flatMap((b) => b.results);
+    dayExact = rows.length === expected.size && rows.every((r) => {
+      const e = expected.get(r.operation);
+      return e !== undefined && r.num_operations === e.ops && r.num_sessions === e.sessions.size && r.request_count === e.requests;
+    });
+    if (!dayExact) dayError = `answer differs from the generated data: ${JSON.stringify(rows).slice(0, 300)}`;
+  }
+  log(`MKA1 1d group_by=operation over ${SESSIONS.toLocaleString("en")} sessions: ${dayMs.toFixed(0)} ms, ${dayExact ? "exact" : dayError}`);
+}
+
+// 2. Sustained: 4 clients × SUSTAIN_S seconds of 100-event requests into one hour of a new org,
+// then a bare insertMany of exactly those requests, 4 clients, into an empty copy of the collection.
+const CLIENTS = 4;
+const sustainKey = await createKey("sustain", ["ingest"]);
+const sent: Record<string, unknown>[][] = [];
+const sustainHour = Math.floor((now - HOUR) / HOUR) * HOUR;
+let n = 0;
+const sustainStart = performance.now();
+await Promise.all(Array.from({ length: CLIENTS }, async () => {
+  while (performance.now() - sustainStart < SUSTAIN_S * 1000) {
+    const batch = hourOps("sustain", sustainHour, 100, "sustain", (n += 100));
+    sent.push(batch);
+    await post(batch, sustainKey);
+  }
+}));
+const sustainSeconds = (performance.now() - sustainStart) / 1000;
+const sustainEvents = sent.length * 100;
+const bareDb = client.db(`${DB}_bare`);
+await ensureIndexes(bareDb);
+const at = new Date();
+const bareBatches = sent.map((events) => validateEvents(events, ["events"], at).map((e) => toStoredEvent(e, "sustain", at)));
+let next = 0;
+const bareStart = performance.now();
+await Promise.all(Array.from({ length: CLIENTS }, async () => {
+  while (next < bareBatches.length) await bareDb.collection("usage_events").insertMany(bareBatches[next++]!, { ordered: false });
+}));
+const bareSeconds = (performance.now() - bareStart) / 1000;
+const ingestRate = sustainEvents / sustainSeconds;
+const bareRate = sustainEvents / bareSeconds;
+log(`sustained: ${Math.round(ingestRate)} events/s through the service, ${Math.round(bareRate)} bare`);
+
+// 5. Peak RSS of the embedded server per stored event.
+const stored = (await cols.usageEvents.estimatedDocumentCount()) + (await bareDb.collection("usage_events").estimatedDocumentCount());
+const mongoRss = peakRssMb(mongo.pid!);
+await client.close();
+stopChildren();
+
+const ok = (good: boolean) => (good ? "✓" : "✗");
+const ms = (x: number) => (x < 10 ? x.toFixed(1) : Math.round(x).toLocaleString("en"));
+const lines: string[] = [];
+lines.push(`| measure | figure | target |`);
+lines.push(`| --- | ---: | --- |`);
+lines.push(`| 100-event ingest p50, hour holding 0 events | ${ms(atEmpty)} ms | |`);
+lines.push(`| 100-event ingest p50, hour holding ${MID.toLocaleString("en")} | ${ms(atMid)} ms | |`);
+lines.push(`| 100-event ingest p50, hour holding ${DENSE.toLocaleString("en")} | ${ms(atDense)} ms | |`);
+lines.push(`| ratio ${DENSE.toLocaleString("en")} ÷ 0 | ${(atDense / atEmpty).toFixed(2)} | ≤ 1.3 ${ok(atDense / atEmpty <= 1.3)} |`);
+lines.push(`| sustained ingest, ${CLIENTS} clients × ${SUSTAIN_S} s, 100-event requests | ${Math.round(ingestRate).toLocaleString("en")} events/s | |`);
+lines.push(`| bare insertMany of the same requests, ${CLIENTS} clients | ${Math.round(bareRate).toLocaleString("en")} events/s | |`);
+lines.push(`| ratio service ÷ bare | ${(ingestRate / bareRate).toFixed(2)} | ≥ 0.5 ${ok(ingestRate / bareRate >= 0.5)} |`);
+lines.push(`| MKA1 1m p50, dense hour (${denseStored.toLocaleString("en")} events) | ${ms(minutesDense)} ms | |`);
+lines.push(`| MKA1 1m p50, sparse hour (2,000 events) | ${ms(minutesSparse)} ms | |`);
+lines.push(`| ratio dense ÷ sparse | ${(minutesDense / minutesSparse).toFixed(2)} | ≤ 2.0 ${ok(minutesDense / minutesSparse <= 2)} |`);
+lines.push(`| MKA1 1d group_by=operation, a day of ${SESSIONS.toLocaleString("en")} sessions | ${ms(dayMs)} ms, ${dayExact ? "exact" : `wrong: ${dayError}`} | exact, no error ${ok(dayExact)} |`);
+lines.push(`| embedded server peak RSS / stored events | ${Math.round(mongoRss).toLocaleString("en")} MiB / ${stored.toLocaleString("en")} = ${Math.round((mongoRss * 1024 * 1024) / stored).toLocaleString("en")} bytes/event | |`);
+console.log(`\n${lines.join("\n")}\n`);
+process.exit(0);
