@@ -16,16 +16,15 @@
  * The dense hour is seeded through the ingest service code in-process (5,000 events a call: the
  * real store, rollups and sessions included), the measured requests go over HTTP.
  */
-import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { MongoClient } from "mongodb";
 import type { Principal } from "../src/auth/principal.js";
 import { systemClock } from "../src/clock.js";
-import { collections, ensureIndexes } from "../src/db/collections.js";
+import { ensureIndexes } from "../src/db/collections.js";
 import { MAX_EVENTS_PER_REQUEST } from "../src/ingest/events.js";
 import { recordUsageEvents, toStoredEvent, validateEvents } from "../src/ingest/service.js";
-import { freePort, startChild, stopChildren, waitFor } from "./processes.js";
+import { peakRssMb, startBenchStack } from "./bench-stack.js";
+import { stopChildren } from "./processes.js";
 
 const { values } = parseArgs({
   options: {
@@ -47,40 +46,13 @@ if (![DENSE, MID, SESSIONS, SUSTAIN_S, ROUNDS].every((n) => Number.isInteger(n) 
   process.exit(1);
 }
 
-const BOOTSTRAP = "bench-bootstrap-key-0123456789abcdef";
 const DB = "bench_density";
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 const log = (msg: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
-const peakRssMb = (pid: number) => {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) / 1024 : NaN;
-};
 
-const mongoPort = await freePort();
-const mongoUri = `mongodb://127.0.0.1:${mongoPort}`;
-const mongo = startChild("scripts/embedded-mongo.ts", ["--port", String(mongoPort)], { nodeArgs: ["--max-old-space-size=16384"] });
-const client = new MongoClient(mongoUri, { serverSelectionTimeoutMS: 2_000 });
-await waitFor(async () => (await client.connect(), true), "embedded MongoDB", mongo);
-const db = client.db(DB);
-await ensureIndexes(db);
-const cols = collections(db);
-const port = await freePort();
-const url = `http://127.0.0.1:${port}`;
-const service = startChild("src/index.ts", [], {
-  env: { ...process.env, NODE_ENV: "production", PORT: String(port), HOST: "127.0.0.1", MONGODB_URI: mongoUri, MONGODB_DB: DB, LOG_LEVEL: "warn", BOOTSTRAP_ADMIN_KEY: BOOTSTRAP, RATE_LIMIT_MAX: "0", QUERY_TIMEOUT_MS: "600000", REQUEST_DB_TIME_MS: "600000" },
-  stdio: ["ignore", "ignore", "inherit"],
-});
-await waitFor(async () => (await fetch(`${url}/readyz`)).status === 200, "service", service);
-
-async function createKey(org: string, scopes: string[]): Promise<string> {
-  const res = await fetch(`${url}/api/v1/api-keys`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${BOOTSTRAP}`, "content-type": "application/json" },
-    body: JSON.stringify({ org_id: org, user_id: `${org}-bench`, scopes }),
-  });
-  return ((await res.json()) as { key: string }).key;
-}
+const { mongo, client, cols, url, createKey: keyOf } = await startBenchStack(DB, 600_000);
+const createKey = (org: string, scopes: string[]) => keyOf(org, `${org}-bench`, scopes);
 const SEEDER: Principal = { keyId: "bench", orgId: null, userId: "bench", scopes: new Set(["ingest"]), clusterAdmin: true, onBehalfOf: null };
 
 // The org-hours: the dense one two days back, a sparse one the day before, a day of many sessions.
@@ -146,7 +118,10 @@ async function ingestP50(label: string): Promise<number> {
   return p;
 }
 
-// 1. Ingest p50 at 0, MID and DENSE events in the hour.
+// 1. Ingest p50 at 0, MID and DENSE events in the hour, after the service has warmed up (JIT,
+// connection pool) on another org, so that the empty hour is not measured cold.
+const warmKey = await createKey("warmup", ["ingest"]);
+for (let r = 0; r < 50; r++) await post(hourOps("warmup", denseHour, 100, `warm-${r}`, r * 100), warmKey);
 const atEmpty = await ingestP50("0");
 await seed("dense", hourOps("dense", denseHour, MID, "mid"), "events into the dense hour");
 const atMid = await ingestP50(MID.toLocaleString("en"));

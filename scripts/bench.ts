@@ -14,13 +14,12 @@
  * children on loopback, as in production; this process seeds (through the ingest service code,
  * in-process, 5,000 events a call), sends the requests one at a time, and runs the bare pipelines.
  */
-import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { type Db, type Document, MongoClient } from "mongodb";
+import type { Db, Document } from "mongodb";
 import type { Principal } from "../src/auth/principal.js";
 import { systemClock } from "../src/clock.js";
-import { collections, ensureIndexes } from "../src/db/collections.js";
+import { ensureIndexes } from "../src/db/collections.js";
 import { MAX_EVENTS_PER_REQUEST } from "../src/ingest/events.js";
 import { recordUsageEvents, toStoredEvent, validateEvents } from "../src/ingest/service.js";
 import { buildMemoryUsagePipeline } from "../src/pipelines/memory.js";
@@ -31,7 +30,8 @@ import { DEFAULT_PRICES } from "../src/services/prices.js";
 import { periodWindow } from "../src/services/usageRollup.js";
 import { MS_PER_DAY, MS_PER_MINUTE, utcMidnight, utcMonthStart } from "../src/time.js";
 import { type BenchEvent, benchFleet, benchMemory, benchOperations, inTimeOrder, MEMORY_SANDBOXES } from "./bench-data.js";
-import { freePort, startChild, stopChildren, waitFor } from "./processes.js";
+import { peakRssMb, startBenchStack } from "./bench-stack.js";
+import { stopChildren } from "./processes.js";
 
 const profile = process.argv.includes("--profile") ? process.argv[process.argv.indexOf("--profile") + 1] : "history";
 if (profile === "density") {
@@ -61,44 +61,12 @@ if (!SIZES.every((n, i) => Number.isInteger(n) && n > 0 && (i === 0 || n > SIZES
   process.exit(1);
 }
 
-const BOOTSTRAP = "bench-bootstrap-key-0123456789abcdef";
 const DB = "bench";
 const log = (msg: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
 
 
-/** Peak resident set size of a process, in MiB (Linux: VmHWM). */
-function peakRssMb(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Math.round(Number(m[1]) / 1024) : NaN;
-}
-
-// The embedded server holds every document in memory: give it room beyond V8's default heap limit.
-const mongoPort = await freePort();
-const mongoUri = `mongodb://127.0.0.1:${mongoPort}`;
-const mongo = startChild("scripts/embedded-mongo.ts", ["--port", String(mongoPort)], { nodeArgs: ["--max-old-space-size=16384"] });
-const client = new MongoClient(mongoUri, { serverSelectionTimeoutMS: 2_000 });
-await waitFor(async () => (await client.connect(), true), "embedded MongoDB", mongo);
-const db = client.db(DB);
-await ensureIndexes(db);
-const cols = collections(db);
-
-const port = await freePort();
-const url = `http://127.0.0.1:${port}`;
-const service = startChild("src/index.ts", [], {
-  env: { ...process.env, NODE_ENV: "production", PORT: String(port), HOST: "127.0.0.1", MONGODB_URI: mongoUri, MONGODB_DB: DB, LOG_LEVEL: "warn", BOOTSTRAP_ADMIN_KEY: BOOTSTRAP, RATE_LIMIT_MAX: "0", QUERY_TIMEOUT_MS: "300000", REQUEST_DB_TIME_MS: "300000" },
-  stdio: ["ignore", "ignore", "inherit"],
-});
-await waitFor(async () => (await fetch(`${url}/readyz`)).status === 200, "service", service);
-
-async function createKey(org: string, user: string, scopes: string[]): Promise<string> {
-  const res = await fetch(`${url}/api/v1/api-keys`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${BOOTSTRAP}`, "content-type": "application/json" },
-    body: JSON.stringify({ org_id: org, user_id: user, scopes }),
-  });
-  return ((await res.json()) as { key: string }).key;
-}
+const { mongo, client, db, cols, service, url, createKey } = await startBenchStack(DB, 300_000);
 const READ_KEY = await createKey("acme", "acme-user-1", ["read"]);
 const INGEST_KEY = await createKey("bench-ingest", "loader", ["ingest"]);
 
@@ -302,7 +270,7 @@ await ensureIndexes(bareDb);
 const now = new Date();
 const batches = requests.map((events) => validateEvents(events, ["events"], now).map((e) => toStoredEvent(e, "bench-ingest", now)));
 const bareSeconds = (await timed(() => withClients(batches, INGEST_CLIENTS, async (docs) => void (await bareDb.collection("usage_events").insertMany(docs, { ordered: false }))))) / 1000;
-const rss = { service: peakRssMb(service.pid!), mongo: peakRssMb(mongo.pid!), bench: peakRssMb(process.pid) };
+const rss = { service: Math.round(peakRssMb(service.pid!)), mongo: Math.round(peakRssMb(mongo.pid!)), bench: Math.round(peakRssMb(process.pid)) };
 await client.close();
 stopChildren();
 

@@ -20,10 +20,10 @@ describe("$in over embedded _ids", () => {
       { org: "o", t, s: "s-missing" },
       { org: "o", t: t.toISOString(), s: "s-3" }, // a string, not the date
     ];
-    const found = await c.find({ _id: { $in: wanted } }).toArray();
+    const found = await c.find({ _id: { $in: wanted as never[] } }).toArray();
     expect(found.map((d) => d.i).sort((a, b) => a - b)).toEqual(Array.from({ length: 1_500 }, (_, i) => i * 2));
     // With another condition beside it, both hold.
-    const both = await c.find({ _id: { $in: wanted }, i: { $lt: 10 } }).toArray();
+    const both = await c.find({ _id: { $in: wanted as never[] }, i: { $lt: 10 } }).toArray();
     expect(both.map((d) => d.i).sort((a, b) => a - b)).toEqual([0, 2, 4, 6, 8]);
   });
 });
