@@ -20,16 +20,29 @@ const Timestamp = z.iso
   .datetime({ offset: true, message: "must be an RFC 3339 timestamp with an offset, e.g. 2026-05-27T10:00:00Z" })
   .transform((s) => new Date(s));
 
-export const Tags = z
-  .record(z.string(), z.string().max(256, "tag values are at most 256 characters"))
-  .superRefine((tags, ctx) => {
-    const keys = Object.keys(tags);
-    if (keys.length > MAX_TAGS) ctx.addIssue({ code: "custom", message: `at most ${MAX_TAGS} tags` });
-    for (const key of keys) {
-      if (!TAG_KEY.test(key)) ctx.addIssue({ code: "custom", path: [key], message: "tag keys are 1-128 characters of [A-Za-z0-9_.:-]" });
-      else if (key.startsWith(RESERVED_TAG_PREFIX)) ctx.addIssue({ code: "custom", path: [key], message: `the '${RESERVED_TAG_PREFIX}' tag prefix is reserved` });
-    }
-  });
+/**
+ * A tag set: a JSON object of string values, its keys data. Not `z.record`, whose output drops a
+ * `__proto__` key: the set is read with Object.keys and written to a null-prototype object, so a
+ * key named like an Object member (`__proto__`, `constructor`, `toString`, …) is kept like any other.
+ */
+export const Tags = z.unknown().transform((raw, ctx): Record<string, string> => {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    ctx.addIssue({ code: "invalid_type", expected: "object", input: raw, message: "Input should be a valid dictionary" });
+    return z.NEVER;
+  }
+  const out: Record<string, string> = Object.create(null);
+  const keys = Object.keys(raw);
+  if (keys.length > MAX_TAGS) ctx.addIssue({ code: "custom", message: `at most ${MAX_TAGS} tags` });
+  for (const key of keys) {
+    const value: unknown = Object.getOwnPropertyDescriptor(raw, key)?.value;
+    if (!TAG_KEY.test(key)) ctx.addIssue({ code: "custom", path: [key], message: "tag keys are 1-128 characters of [A-Za-z0-9_.:-]" });
+    else if (key.startsWith(RESERVED_TAG_PREFIX)) ctx.addIssue({ code: "custom", path: [key], message: `the '${RESERVED_TAG_PREFIX}' tag prefix is reserved` });
+    if (typeof value !== "string") ctx.addIssue({ code: "invalid_type", expected: "string", input: value, path: [key], message: "Input should be a valid string" });
+    else if (value.length > 256) ctx.addIssue({ code: "too_big", origin: "string", maximum: 256, inclusive: true, input: value, path: [key], message: "tag values are at most 256 characters" });
+    else out[key] = value;
+  }
+  return out;
+});
 
 const common = {
   id,

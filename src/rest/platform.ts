@@ -25,7 +25,7 @@ const NDJSON = "application/x-ndjson";
 function parseNdjson(text: string): unknown[] {
   const events: unknown[] = [];
   const issues: InputIssue[] = [];
-  for (const line of (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text).split("\n")) {
+  for (const line of stripBom(text).split("\n")) {
     if (line.trim() === "") continue;
     try {
       events.push(JSON.parse(line));
