@@ -16,9 +16,45 @@ export const MAX_TAGS = 50;
 const id = z.string().min(1).max(128);
 const count = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
 
-const Timestamp = z.iso
-  .datetime({ offset: true, message: "must be an RFC 3339 timestamp with an offset, e.g. 2026-05-27T10:00:00Z" })
-  .transform((s) => new Date(s));
+/** The earliest instant an event may carry: usage is counted in Unix time, which starts here. */
+export const MIN_EVENT_TIME = new Date("1970-01-01T00:00:00Z");
+
+/**
+ * RFC 3339 §5.6 `date-time`: `T` and `Z` in either case (§5.6 NOTE: "may alternatively be lower
+ * case"), a space for the `T` (§5.6 NOTE), any fraction of a second, `Z` or a `±hh:mm` offset.
+ */
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+
+/** An RFC 3339 date-time as an instant, or null when it is not one (or names a day that does not exist). */
+export function parseRfc3339(text: string): Date | null {
+  const m = RFC3339.exec(text);
+  if (!m) return null;
+  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i]));
+  if (month! < 1 || month! > 12 || day! < 1 || hour! > 23 || minute! > 59 || second! > 59) return null;
+  const ms = m[7] ? Math.floor(Number(`0${m[7]}`) * 1000) : 0;
+  const local = new Date(0);
+  local.setUTCFullYear(year!, month! - 1, day!);
+  local.setUTCHours(hour!, minute!, second!, ms);
+  // 2026-02-30 would roll over into March; RFC 3339 has no such day.
+  if (local.getUTCDate() !== day || local.getUTCMonth() !== month! - 1) return null;
+  if (m[8]) return local;
+  const [oh, om] = [Number(m[10]), Number(m[11])];
+  if (oh > 23 || om > 59) return null;
+  return new Date(local.getTime() - (m[9] === "-" ? -1 : 1) * (oh * 60 + om) * 60_000);
+}
+
+const Timestamp = z.string().transform((s, ctx) => {
+  const t = parseRfc3339(s);
+  if (t === null) {
+    ctx.addIssue({ code: "invalid_format", format: "datetime", input: s, message: "must be an RFC 3339 timestamp with an offset, e.g. 2026-05-27T10:00:00Z" });
+    return z.NEVER;
+  }
+  if (t < MIN_EVENT_TIME) {
+    ctx.addIssue({ code: "too_small", origin: "date", minimum: MIN_EVENT_TIME.getTime(), inclusive: true, input: s, message: "timestamp must be at or after 1970-01-01T00:00:00Z" });
+    return z.NEVER;
+  }
+  return t;
+});
 
 /**
  * A tag set: a JSON object of string values, its keys data. Not `z.record`, whose output drops a
