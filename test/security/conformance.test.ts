@@ -296,7 +296,7 @@ describe("6. errors outside any route, in each surface's envelope", () => {
       const res = await t.app.inject({ method: method as "GET", url, headers: { ...bearer(key), ...json }, payload: "{}" });
       expect(res.statusCode, `${method} ${url} → ${res.body}`).toBe(405);
       expect(res.headers.allow, `${method} ${url}`).toBe(allow);
-      if (envelope === "graphql") expect(res.json().errors[0].extensions.code, res.body).toBe("METHOD_NOT_ALLOWED");
+      if (envelope === "graphql") expect(res.json().errors[0].extensions.code, res.body).toBe("BAD_REQUEST");
       else expect(envelope(405, res.json()), `${method} ${url} → ${res.body}`).toBe(true);
     }
     // The MIOSA and Dreadnode bodies name what happened.
