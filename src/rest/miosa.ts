@@ -30,9 +30,13 @@ const CODE_BY_STATUS: Record<number, string> = {
   504: "timeout",
 };
 
-/** For 422 the code is MIOSA's own (`invalid group_by`, …), carried as the first issue's type. */
+/**
+ * For 422 the code is MIOSA's own (`invalid group_by`, …), carried as the first issue's type; a bad
+ * header is `invalid <Header-Name>` in the same style (MIOSA documents no code of its own for one).
+ */
 export function miosaErrorBody(err: AppError | null, status: number) {
-  const code = status === 422 && err?.issues[0] ? err.issues[0].type : (CODE_BY_STATUS[status] ?? "error");
+  const first = status === 422 ? err?.issues[0] : undefined;
+  const code = first ? (first.loc[0] === "header" && first.loc.length === 2 ? `invalid ${first.loc[1]}` : first.type) : (CODE_BY_STATUS[status] ?? "error");
   return { error: { code, message: err?.message ?? "Internal server error" } };
 }
 
