@@ -45,6 +45,9 @@ const reportNotThrow = {
   onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)],
 };
 
+/** The longest URL answered: Node's default limit on a request's whole header block. */
+export const MAX_URL_LENGTH = 16 * 1024;
+
 export interface BuiltServer {
   app: FastifyInstance;
   apollo: ApolloServer<GraphQLContext>;
@@ -76,6 +79,15 @@ export async function buildServer(deps: AppDeps): Promise<BuiltServer> {
   app.setReplySerializer((payload) => stringifyJson(payload));
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
+  });
+  // Node's parser answers a request line over its header limit (16 KiB by default) with 431 before
+  // Fastify sees it (answerClientError below). The same bound is checked here, so a URL that long
+  // is refused alike where no such parser stands in front (app.inject, a raised --max-http-header-size).
+  app.addHook("onRequest", async (request, reply) => {
+    if (request.url.length > MAX_URL_LENGTH) {
+      const err = new AppError("BAD_USER_INPUT", `The URL is longer than ${MAX_URL_LENGTH} characters`, [], 431);
+      return reply.code(431).header("connection", "close").send(errorBodyFor(request.url, err));
+    }
   });
   instrumentHttp(app, deps);
   // Before rate limiting and every route: a preflight is answered here, and costs no key lookup.

@@ -343,6 +343,18 @@ describe("6. errors outside any route, in each surface's envelope", () => {
         else expect(envelope(431, body), res.body).toBe(true);
       });
     }
+
+    it("and alike through app.inject, where no Node parser stands in front (a 100 KB query string)", async () => {
+      for (const [prefix, envelope] of cases) {
+        const res = await t.app.inject({ method: "GET", url: `${prefix}${"a".repeat(100_000)}`, headers: bearer(key) });
+        expect(res.statusCode, `${prefix} → ${res.body.slice(0, 200)}`).toBe(431);
+        if (envelope === "graphql") expect(res.json().errors[0].extensions.code, res.body).toBe("BAD_REQUEST");
+        else expect(envelope(431, res.json()), `${prefix} → ${res.body}`).toBe(true);
+      }
+      // Just under the bound, the request is served.
+      const ok = await t.app.inject({ method: "GET", url: `/api/usage?groupBy=sandbox&x=${"a".repeat(16 * 1024 - 100)}`, headers: bearer(key) });
+      expect(ok.statusCode, ok.body.slice(0, 200)).toBe(200);
+    });
   });
 
   it("MIOSA reports a bad X-On-Behalf-Of in its own envelope, with its own kind of code", async () => {
