@@ -27,7 +27,8 @@ import { installRateLimit } from "./rate-limit.js";
 import { principalOf } from "./rest/auth.js";
 import { fromFastifyError } from "./rest/errors.js";
 import { healthRoutes } from "./rest/health.js";
-import { errorBodyFor, frameworkError } from "./rest/surfaces.js";
+import { AppError } from "./errors.js";
+import { errorBodyFor, frameworkError, RouteMethods, unroutedError } from "./rest/surfaces.js";
 import { budgetRoutes } from "./rest/budgets.js";
 import { dreadnodeRoutes } from "./rest/dreadnode.js";
 import { miosaRoutes } from "./rest/miosa.js";
@@ -43,6 +44,9 @@ const reportNotThrow = {
   propagateOnRejection: false,
   onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)],
 };
+
+/** The longest URL answered: Node's default limit on a request's whole header block. */
+export const MAX_URL_LENGTH = 16 * 1024;
 
 export interface BuiltServer {
   app: FastifyInstance;
@@ -65,11 +69,25 @@ export async function buildServer(deps: AppDeps): Promise<BuiltServer> {
       const known = frameworkError(err as { code?: string });
       void (reply as FastifyReply).code(known.status).send(errorBodyFor(request.url, known));
     },
+    // Node refuses a request line or header block over its limit (an over-long URL above all)
+    // before Fastify sees a request; answered in the surface's envelope, not Fastify's own body.
+    clientErrorHandler: (err, socket) => answerClientError(err as unknown as ClientError, socket),
   });
+  const routes = new RouteMethods();
+  routes.watch(app);
   // Sums past 2^53 are bigints: written as exact JSON numbers (int64.ts), where JSON.stringify throws.
   app.setReplySerializer((payload) => stringifyJson(payload));
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
+  });
+  // Node's parser answers a request line over its header limit (16 KiB by default) with 431 before
+  // Fastify sees it (answerClientError below). The same bound is checked here, so a URL that long
+  // is refused alike where no such parser stands in front (app.inject, a raised --max-http-header-size).
+  app.addHook("onRequest", async (request, reply) => {
+    if (request.url.length > MAX_URL_LENGTH) {
+      const err = new AppError("BAD_USER_INPUT", `The URL is longer than ${MAX_URL_LENGTH} characters`, [], 431);
+      return reply.code(431).header("connection", "close").send(errorBodyFor(request.url, err));
+    }
   });
   instrumentHttp(app, deps);
   // Before rate limiting and every route: a preflight is answered here, and costs no key lookup.
@@ -95,7 +113,12 @@ export async function buildServer(deps: AppDeps): Promise<BuiltServer> {
   // Every handler's database work shares one budget (request-budget.ts). Set before the handler
   // and after body parsing, whose stream events would not carry the async context along.
   app.addHook("preHandler", (_request, _reply, done) => withRequestBudget(deps.config.REQUEST_DB_TIME_MS, done));
-  app.setNotFoundHandler((_request, reply) => reply.status(404).send({ detail: "Not Found" }));
+  // No route took the request: 405 with Allow for a known path, else 404, in its surface's envelope.
+  app.setNotFoundHandler((request, reply) => {
+    const { error, allow } = unroutedError(routes, request.method, request.url);
+    if (allow) reply.header("allow", allow);
+    return reply.status(error.status).send(errorBodyFor(request.url, error));
+  });
   // Root routes (/graphql, health): errors raised before a handler (rate limit, body parsing) in
   // GraphQL's shape for /graphql; each REST adapter renders its own in its scope.
   app.setErrorHandler((err, request, reply) => {
@@ -158,4 +181,31 @@ export async function buildServer(deps: AppDeps): Promise<BuiltServer> {
   await app.register(async (scope) => openComputerRoutes(scope, deps));
   await app.register(async (scope) => budgetRoutes(scope, deps));
   return { app, apollo };
+}
+
+interface ClientError extends Error {
+  code?: string;
+  /** The bytes Node was parsing when it gave up: the request line, when it fits in that read. */
+  rawPacket?: Buffer;
+}
+
+const CLIENT_ERRORS: Record<string, { status: number; reason: string; message: string }> = {
+  HPE_HEADER_OVERFLOW: { status: 431, reason: "Request Header Fields Too Large", message: "The request line and headers are too large (an over-long URL?)" },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, reason: "Request Timeout", message: "The request was not received in time" },
+};
+
+/**
+ * Answers a request Node's HTTP parser refused, in the envelope of the surface its request line
+ * names (FastAPI's when the line is not in the packet Node kept), then closes the connection.
+ */
+function answerClientError(err: ClientError, socket: import("node:stream").Duplex): void {
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  const known = CLIENT_ERRORS[err.code ?? ""] ?? { status: 400, reason: "Bad Request", message: "The request is not valid HTTP" };
+  const head = err.rawPacket?.subarray(0, 2048).toString("latin1") ?? "";
+  const url = /^[A-Z]{3,10} (\/\S*)/.exec(head)?.[1] ?? "/";
+  const body = JSON.stringify(errorBodyFor(url, new AppError("BAD_USER_INPUT", known.message, [], known.status)));
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${known.status} ${known.reason}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
 }

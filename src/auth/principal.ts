@@ -76,8 +76,9 @@ export function onBehalfOfHeader(headers: HeaderBag): string | null {
   const raw = header(headers, "x-on-behalf-of");
   const onBehalfOf = raw === undefined ? null : raw.trim();
   if (onBehalfOf !== null && (onBehalfOf.length === 0 || onBehalfOf.length > 256)) {
+    // Typed as pydantic types a string outside its length bounds (it is a string: not string_type).
     throw badInput("X-On-Behalf-Of must be 1-256 characters", [
-      { loc: ["header", "X-On-Behalf-Of"], msg: "must be 1-256 characters", type: "string_type" },
+      { loc: ["header", "X-On-Behalf-Of"], msg: "must be 1-256 characters", type: onBehalfOf.length === 0 ? "string_too_short" : "string_too_long" },
     ]);
   }
   return onBehalfOf;

@@ -22,6 +22,13 @@ const CODE: Record<AppError["kind"], string> = {
 /** snake_case → camelCase, so issue locations name the GraphQL argument fields. */
 const camel = (s: string | number) => (typeof s === "string" ? s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()) : s);
 
+/**
+ * An issue location as GraphQL names it: field names camel-cased, data left as sent — a tag key
+ * (the segment after `tags`) is the caller's string, and `__typename` is already a GraphQL name.
+ */
+const graphqlLoc = (loc: ReadonlyArray<string | number>) =>
+  loc.map((seg, i) => (typeof seg !== "string" || seg.startsWith("_") || loc[i - 1] === "tags" ? seg : camel(seg)));
+
 /** graphql-js's words (sic) when a document has more than parseOptions.maxTokens tokens. */
 const TOO_MANY_TOKENS = /Document contains more th\w+ (\d+) tokens/;
 
@@ -48,7 +55,7 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     path: formatted.path,
     extensions: {
       code: CODE[app.kind],
-      ...(app.issues.length > 0 && { issues: app.issues.map((i) => ({ ...i, loc: i.loc.map(camel) })) }),
+      ...(app.issues.length > 0 && { issues: app.issues.map((i) => ({ ...i, loc: graphqlLoc(i.loc) })) }),
     },
   };
 }

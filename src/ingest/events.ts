@@ -16,20 +16,69 @@ export const MAX_TAGS = 50;
 const id = z.string().min(1).max(128);
 const count = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
 
-const Timestamp = z.iso
-  .datetime({ offset: true, message: "must be an RFC 3339 timestamp with an offset, e.g. 2026-05-27T10:00:00Z" })
-  .transform((s) => new Date(s));
+/** The earliest instant an event may carry: usage is counted in Unix time, which starts here. */
+export const MIN_EVENT_TIME = new Date("1970-01-01T00:00:00Z");
 
-export const Tags = z
-  .record(z.string(), z.string().max(256, "tag values are at most 256 characters"))
-  .superRefine((tags, ctx) => {
-    const keys = Object.keys(tags);
-    if (keys.length > MAX_TAGS) ctx.addIssue({ code: "custom", message: `at most ${MAX_TAGS} tags` });
-    for (const key of keys) {
-      if (!TAG_KEY.test(key)) ctx.addIssue({ code: "custom", path: [key], message: "tag keys are 1-128 characters of [A-Za-z0-9_.:-]" });
-      else if (key.startsWith(RESERVED_TAG_PREFIX)) ctx.addIssue({ code: "custom", path: [key], message: `the '${RESERVED_TAG_PREFIX}' tag prefix is reserved` });
-    }
-  });
+/**
+ * RFC 3339 §5.6 `date-time`: `T` and `Z` in either case (§5.6 NOTE: "may alternatively be lower
+ * case"), a space for the `T` (§5.6 NOTE), any fraction of a second, `Z` or a `±hh:mm` offset.
+ */
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+
+/** An RFC 3339 date-time as an instant, or null when it is not one (or names a day that does not exist). */
+export function parseRfc3339(text: string): Date | null {
+  const m = RFC3339.exec(text);
+  if (!m) return null;
+  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i]));
+  if (month! < 1 || month! > 12 || day! < 1 || hour! > 23 || minute! > 59 || second! > 59) return null;
+  const ms = m[7] ? Math.floor(Number(`0${m[7]}`) * 1000) : 0;
+  const local = new Date(0);
+  local.setUTCFullYear(year!, month! - 1, day!);
+  local.setUTCHours(hour!, minute!, second!, ms);
+  // 2026-02-30 would roll over into March; RFC 3339 has no such day.
+  if (local.getUTCDate() !== day || local.getUTCMonth() !== month! - 1) return null;
+  if (m[8]) return local;
+  const [oh, om] = [Number(m[10]), Number(m[11])];
+  if (oh > 23 || om > 59) return null;
+  return new Date(local.getTime() - (m[9] === "-" ? -1 : 1) * (oh * 60 + om) * 60_000);
+}
+
+const Timestamp = z.string().transform((s, ctx) => {
+  const t = parseRfc3339(s);
+  if (t === null) {
+    ctx.addIssue({ code: "invalid_format", format: "datetime", input: s, message: "must be an RFC 3339 timestamp with an offset, e.g. 2026-05-27T10:00:00Z" });
+    return z.NEVER;
+  }
+  if (t < MIN_EVENT_TIME) {
+    ctx.addIssue({ code: "too_small", origin: "date", minimum: MIN_EVENT_TIME.getTime(), inclusive: true, input: s, message: "timestamp must be at or after 1970-01-01T00:00:00Z" });
+    return z.NEVER;
+  }
+  return t;
+});
+
+/**
+ * A tag set: a JSON object of string values, its keys data. Not `z.record`, whose output drops a
+ * `__proto__` key: the set is read with Object.keys and written to a null-prototype object, so a
+ * key named like an Object member (`__proto__`, `constructor`, `toString`, …) is kept like any other.
+ */
+export const Tags = z.unknown().transform((raw, ctx): Record<string, string> => {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    ctx.addIssue({ code: "invalid_type", expected: "object", input: raw, message: "Input should be a valid dictionary" });
+    return z.NEVER;
+  }
+  const out: Record<string, string> = Object.create(null);
+  const keys = Object.keys(raw);
+  if (keys.length > MAX_TAGS) ctx.addIssue({ code: "custom", message: `at most ${MAX_TAGS} tags` });
+  for (const key of keys) {
+    const value: unknown = Object.getOwnPropertyDescriptor(raw, key)?.value;
+    if (!TAG_KEY.test(key)) ctx.addIssue({ code: "custom", path: [key], message: "tag keys are 1-128 characters of [A-Za-z0-9_.:-]" });
+    else if (key.startsWith(RESERVED_TAG_PREFIX)) ctx.addIssue({ code: "custom", path: [key], message: `the '${RESERVED_TAG_PREFIX}' tag prefix is reserved` });
+    if (typeof value !== "string") ctx.addIssue({ code: "invalid_type", expected: "string", input: value, path: [key], message: "Input should be a valid string" });
+    else if (value.length > 256) ctx.addIssue({ code: "too_big", origin: "string", maximum: 256, inclusive: true, input: value, path: [key], message: "tag values are at most 256 characters" });
+    else out[key] = value;
+  }
+  return out;
+});
 
 const common = {
   id,

@@ -18,16 +18,25 @@ const CODE_BY_STATUS: Record<number, string> = {
   401: "unauthorized",
   403: "forbidden",
   404: "not_found",
+  405: "method_not_allowed",
+  408: "request_timeout",
   413: "payload_too_large",
+  414: "uri_too_long",
+  415: "unsupported_media_type",
   429: "rate_limited",
+  431: "request_header_fields_too_large",
   500: "internal_error",
   503: "service_unavailable",
   504: "timeout",
 };
 
-/** For 422 the code is MIOSA's own (`invalid group_by`, …), carried as the first issue's type. */
+/**
+ * For 422 the code is MIOSA's own (`invalid group_by`, …), carried as the first issue's type; a bad
+ * header is `invalid <Header-Name>` in the same style (MIOSA documents no code of its own for one).
+ */
 export function miosaErrorBody(err: AppError | null, status: number) {
-  const code = status === 422 && err?.issues[0] ? err.issues[0].type : (CODE_BY_STATUS[status] ?? "error");
+  const first = status === 422 ? err?.issues[0] : undefined;
+  const code = first ? (first.loc[0] === "header" && first.loc.length === 2 ? `invalid ${first.loc[1]}` : first.type) : (CODE_BY_STATUS[status] ?? "error");
   return { error: { code, message: err?.message ?? "Internal server error" } };
 }
 

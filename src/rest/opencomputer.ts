@@ -15,6 +15,7 @@ import { principalOf } from "./auth.js";
 import { sendCsv, wantsCsv } from "./csv.js";
 import { memoryUsageCsv, OPENCOMPUTER_CSV, usageAggregateCsv } from "./csv/opencomputer.js";
 import { vendorErrorHandler } from "./errors.js";
+import { keyPreservingJson } from "./json-body.js";
 import type { RawQuery } from "./query-params.js";
 
 /** A tag set is at most 50 × (128 + 256) characters; anything much larger is refused unread. */
@@ -103,6 +104,7 @@ function aggregateJson(r: UsageAggregateReport) {
 
 export async function openComputerRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   app.setErrorHandler(vendorErrorHandler(openComputerErrorBody, { badInputStatus: 400 }));
+  keyPreservingJson(app);
   const principal = (request: Parameters<typeof principalOf>[1]) => principalOf(deps, request);
 
   app.get<{ Params: { id: string } }>("/api/sandboxes/:id/usage", async (request, reply) => {

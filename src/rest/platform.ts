@@ -14,14 +14,18 @@ import { OrgId } from "../auth/keys.js";
 import { toInputIssues } from "../zod-issues.js";
 import { principalOf } from "./auth.js";
 import { sendFastApiError } from "./fastapi-envelope.js";
+import { keyPreservingJson, stripBom } from "./json-body.js";
 
 const NDJSON = "application/x-ndjson";
 
-/** NDJSON body → events; a line that is not JSON is reported by its (0-based) index. */
+/**
+ * NDJSON body → events; a line that is not JSON is reported by its (0-based) index. A UTF-8
+ * byte-order mark before the first line (editors and some exporters write one) is not content.
+ */
 function parseNdjson(text: string): unknown[] {
   const events: unknown[] = [];
   const issues: InputIssue[] = [];
-  for (const line of text.split("\n")) {
+  for (const line of stripBom(text).split("\n")) {
     if (line.trim() === "") continue;
     try {
       events.push(JSON.parse(line));
@@ -54,6 +58,7 @@ declare module "fastify" {
 
 export async function platformRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   app.setErrorHandler((err, request, reply) => sendFastApiError(err, request, reply));
+  keyPreservingJson(app);
   app.addContentTypeParser(NDJSON, { parseAs: "string" }, (_req, body, done) => done(null, body));
   app.decorateRequest("principal", null);
   // Authenticate before the body is read: an unknown caller gets 401 without costing a parse.

@@ -19,9 +19,10 @@ function toIngestJson(events: UsageEventInput[]): unknown[] {
       if (v === undefined || (v === null && k !== "apiKeyId" && k !== "peakMemoryMib" && k !== "reservedMemoryMib")) continue;
       if (k === "type") out.type = EVENT_TYPE[v as keyof typeof EVENT_TYPE];
       else if (k === "tags") {
-        const tags: Record<string, string> = {};
+        // Null-prototype: a key named like an Object member ("constructor", "__proto__") is data.
+        const tags: Record<string, string> = Object.create(null);
         for (const t of v as Array<{ key: string; value: string }>) {
-          if (t.key in tags) throw badInput("duplicate tag key", [{ loc: ["events", i, "tags", t.key], msg: "tag keys must be unique", type: "value_error" }]);
+          if (Object.hasOwn(tags, t.key)) throw badInput("duplicate tag key", [{ loc: ["events", i, "tags", t.key], msg: "tag keys must be unique", type: "value_error" }]);
           tags[t.key] = t.value;
         }
         out.tags = tags;
