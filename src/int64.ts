@@ -50,6 +50,11 @@ export function toInt64(v: ExactInt): number | Long {
   return Long.fromBigInt(big);
 }
 
+/** Every value of `record` as `toInt64` writes it: an `$inc` of exact integers. */
+export function int64Values(record: Readonly<Record<string, ExactInt>>): Record<string, number | Long> {
+  return Object.fromEntries(Object.entries(record).map(([f, v]) => [f, toInt64(v)]));
+}
+
 /** `doc` with the named integer fields written as `toInt64` makes them (a copy; other fields as they are). */
 export function withInt64<T extends object>(doc: T, fields: readonly string[]): T {
   const out = { ...doc } as Record<string, unknown>;

@@ -6,7 +6,7 @@
  */
 import type { AnyBulkWriteOperation, ClientSession, Document } from "mongodb";
 import type { Collections, OperationRollupDoc, SessionBucketDoc, SessionTuple, UsageEventDoc } from "../db/collections.js";
-import { addExact, type ExactInt, toInt64 } from "../int64.js";
+import { addExact, type ExactInt, int64Values } from "../int64.js";
 import { bucketStart, type Level, LEVEL_NAMES, rollupKey, tupleId, tupleOf } from "./levels.js";
 import { creditChanges, isMixed, withTuples } from "./presence.js";
 
@@ -48,7 +48,7 @@ const bump = (inc: Record<string, ExactInt>, field: string, by: number) => {
 function rollupWrite(d: RollupDelta): AnyBulkWriteOperation<OperationRollupDoc> {
   const update: Document = {};
   // Integers past int32 go as int64: MongoDB's $inc then stays integer arithmetic, exact.
-  if (Object.keys(d.inc).length > 0) update.$inc = Object.fromEntries(Object.entries(d.inc).map(([f, v]) => [f, toInt64(v)]));
+  if (Object.keys(d.inc).length > 0) update.$inc = int64Values(d.inc);
   const max: Document = {};
   const onInsert: Document = {};
   // Every counter exists from the start, whether this batch moved it or not.

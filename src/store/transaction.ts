@@ -22,21 +22,21 @@ export const TRANSACTION_OPTIONS: TransactionOptions = {
 const queues = new Map<string, Promise<void>>();
 
 /**
- * Runs `fn` once every earlier holder of any of `keys` (in this process) is done. Keys are taken
- * in sorted order, so two holders of overlapping keys never wait on each other.
+ * Runs `fn` once every earlier holder of any of `keys` (in this process) is done. A holder joins
+ * the queue of all its keys at once, before it waits, so no two holders can wait on each other.
  */
 async function holding<T>(keys: readonly string[], fn: () => Promise<T>): Promise<T> {
-  const sorted = [...new Set(keys)].sort();
+  const unique = [...new Set(keys)];
   let release!: () => void;
   const done = new Promise<void>((resolve) => (release = resolve));
-  const before = sorted.map((k) => queues.get(k) ?? Promise.resolve());
-  for (const k of sorted) queues.set(k, done);
+  const before = unique.map((k) => queues.get(k) ?? Promise.resolve());
+  for (const k of unique) queues.set(k, done);
   try {
     await Promise.all(before);
     return await fn();
   } finally {
     release();
-    for (const k of sorted) if (queues.get(k) === done) queues.delete(k);
+    for (const k of unique) if (queues.get(k) === done) queues.delete(k);
   }
 }
 
@@ -48,7 +48,7 @@ async function holding<T>(keys: readonly string[], fn: () => Promise<T>): Promis
  * replicas' transactions still conflict and are retried.
  */
 export async function inTransaction<T>(client: MongoClient, fn: (session: ClientSession) => Promise<T>, serializeOn: readonly string[] = []): Promise<T> {
-  if (serializeOn.length > 0) return holding(serializeOn.map((k) => `org\u0000${k}`), () => inTransaction(client, fn));
+  if (serializeOn.length > 0) return holding(serializeOn, () => inTransaction(client, fn));
   for (let attempt = 1; ; attempt++) {
     try {
       return await client.withSession((session) => session.withTransaction(() => fn(session), TRANSACTION_OPTIONS));

@@ -5,7 +5,7 @@
  * presence of its session recomputed from the level below (the raw events for minutes), its
  * session and sandbox re-derived, its memory minute recomputed. A rollup left with no events goes.
  */
-import { addExact, type ExactInt, toInt64 } from "../int64.js";
+import { addExact, type ExactInt, int64Values } from "../int64.js";
 import type { AnyBulkWriteOperation, ClientSession, Document } from "mongodb";
 import {
   type Collections,
@@ -80,7 +80,7 @@ async function removeOperations(cols: Collections, session: ClientSession, event
     const coll = rollupCollection(cols, level);
     const writes: AnyBulkWriteOperation<OperationRollupDoc>[] = [];
     for (const r of rollups.values()) {
-      writes.push({ updateOne: { filter: { _id: r.key }, update: { $inc: Object.fromEntries(Object.entries(r.inc).map(([f, v]) => [f, toInt64(v)])) } } });
+      writes.push({ updateOne: { filter: { _id: r.key }, update: { $inc: int64Values(r.inc) } } });
       if (r.maxima) writes.push({ updateOne: { filter: { _id: r.key }, update: { $set: await maximaFromBelow(cols, session, level, r.key, r.tuple) } } });
     }
     // Presence of the sessions whose events went, from the level below; the counters follow.

@@ -21,8 +21,8 @@ const LONG = 1;
 const DOUBLE = 2;
 const DECIMAL = 3;
 
-const LONG_MIN = -(2n ** 63n);
-const LONG_MAX = 2n ** 63n - 1n;
+export const LONG_MIN = -(2n ** 63n);
+export const LONG_MAX = 2n ** 63n - 1n;
 const TWO_32 = 2n ** 32n;
 
 const TEN = 10n;

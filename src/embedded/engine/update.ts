@@ -4,6 +4,8 @@ import { update as mingoUpdate } from "mingo/updater";
 import { compareValues } from "./compare.js";
 import { ErrorCodes, failedToParse, MongoCommandError } from "./errors.js";
 import { newAggregator, plainOptions } from "./mingo-options.js";
+import { isInt32 } from "./operators/support.js";
+import { LONG_MAX, LONG_MIN } from "./summation.js";
 import { cloneDoc, type Doc, isPlainObject } from "./paths.js";
 
 const MODIFIERS = new Set([
@@ -130,19 +132,18 @@ function takeIncrements(modifier: Doc): Array<[string, number | Long]> | null {
   return out;
 }
 
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
-const isInt32 = (v: number) => Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31 && !Object.is(v, -0);
+/** An int on the wire: -0 is sent as a double. */
+const isInt = (v: number) => isInt32(v) && !Object.is(v, -0);
 
 function increment(doc: Doc, current: unknown, by: number | Long): number | Long {
   if (current === undefined || current === null) return by;
   const a = current as number | Long;
-  if ((typeof a === "number" && !isInt32(a)) || (typeof by === "number" && !isInt32(by))) {
+  if ((typeof a === "number" && !isInt(a)) || (typeof by === "number" && !isInt(by))) {
     return (a instanceof Long ? a.toNumber() : a) + (by instanceof Long ? by.toNumber() : by);
   }
   const sum = (a instanceof Long ? a.toBigInt() : BigInt(a)) + (by instanceof Long ? by.toBigInt() : BigInt(by));
   if (a instanceof Long || by instanceof Long) {
-    if (sum < INT64_MIN || sum > INT64_MAX) {
+    if (sum < LONG_MIN || sum > LONG_MAX) {
       throw new MongoCommandError(ErrorCodes.BadValue, "BadValue", `Failed to apply $inc operations to current value ((NumberLong)${a.toString()}) for document {_id: ${JSON.stringify(doc._id)}}`);
     }
     return Long.fromBigInt(sum);
