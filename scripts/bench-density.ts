@@ -23,7 +23,7 @@ import { systemClock } from "../src/clock.js";
 import { ensureIndexes } from "../src/db/collections.js";
 import { MAX_EVENTS_PER_REQUEST } from "../src/ingest/events.js";
 import { recordUsageEvents, toStoredEvent, validateEvents } from "../src/ingest/service.js";
-import { peakRssMb, startBenchStack } from "./bench-stack.js";
+import { peakRssMb, percentiles, startBenchStack } from "./bench-stack.js";
 import { stopChildren } from "./processes.js";
 
 const { values } = parseArgs({
@@ -102,7 +102,7 @@ async function post(events: Record<string, unknown>[], key = ingestKey): Promise
   const body = await res.text();
   if (res.status !== 200) throw new Error(`ingest: ${res.status} ${body.slice(0, 300)}`);
 }
-const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+const p50 = (xs: number[]) => percentiles(xs).p50;
 
 /** p50 of ROUNDS 100-event requests into the dense hour (new events each time). */
 async function ingestP50(label: string): Promise<number> {

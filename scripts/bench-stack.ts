@@ -53,6 +53,18 @@ export async function startBenchStack(dbName: string, timeBudgetMs: number): Pro
   };
 }
 
+export interface Latency {
+  p50: number;
+  p99: number;
+}
+
+/** Nearest-rank percentiles of a sample of times. */
+export function percentiles(xs: readonly number[]): Latency {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (p: number) => s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+  return { p50: at(50), p99: at(99) };
+}
+
 /** Peak resident set size of a process, in MiB (Linux: VmHWM). */
 export function peakRssMb(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));

@@ -30,7 +30,7 @@ import { DEFAULT_PRICES } from "../src/services/prices.js";
 import { periodWindow } from "../src/services/usageRollup.js";
 import { MS_PER_DAY, MS_PER_MINUTE, utcMidnight, utcMonthStart } from "../src/time.js";
 import { type BenchEvent, benchFleet, benchMemory, benchOperations, inTimeOrder, MEMORY_SANDBOXES } from "./bench-data.js";
-import { peakRssMb, startBenchStack } from "./bench-stack.js";
+import { type Latency, peakRssMb, percentiles, startBenchStack } from "./bench-stack.js";
 import { stopChildren } from "./processes.js";
 
 const profile = process.argv.includes("--profile") ? process.argv[process.argv.indexOf("--profile") + 1] : "history";
@@ -162,10 +162,6 @@ function queries(now: Date): Query[] {
   ];
 }
 
-interface Latency {
-  p50: number;
-  p99: number;
-}
 interface Measured {
   name: string;
   rounds: number;
@@ -173,12 +169,6 @@ interface Measured {
   rest: Latency;
   bare: Latency;
 }
-
-const percentiles = (xs: number[]): Latency => {
-  const s = [...xs].sort((a, b) => a - b);
-  const at = (p: number) => s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-  return { p50: at(50), p99: at(99) };
-};
 
 async function timed(fn: () => Promise<void>): Promise<number> {
   const t0 = performance.now();
