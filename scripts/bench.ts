@@ -26,7 +26,6 @@ import { buildMemoryUsagePipeline } from "../src/pipelines/memory.js";
 import { buildRuntimeSummaryPipeline, buildUsageRollupPipeline } from "../src/pipelines/runtime.js";
 import { type GroupByDimension, planSandboxUsage } from "../src/pipelines/sandboxUsage.js";
 import { buildUsageAggregatePipeline } from "../src/pipelines/usageAggregate.js";
-import { DEFAULT_PRICES } from "../src/services/prices.js";
 import { periodWindow } from "../src/services/usageRollup.js";
 import { MS_PER_DAY, MS_PER_MINUTE, utcMidnight, utcMonthStart } from "../src/time.js";
 import { type BenchEvent, benchFleet, benchMemory, benchOperations, inTimeOrder, MEMORY_SANDBOXES } from "./bench-data.js";
@@ -139,7 +138,7 @@ function queries(now: Date): Query[] {
       graphql: `{ usageRollup(period: "30d") { periodStart periodEnd results { key sandboxSeconds computerSeconds storageGbHours creditCents } } }`,
       bare: () => ({
         collection: "sessions",
-        pipeline: buildUsageRollupPipeline({ orgIds: ["acme"], groupBy: "external_user_id", window: periodWindow({ period: "30d", start: null, end: null }, now), now, defaultPrices: DEFAULT_PRICES, externalUserId: null }),
+        pipeline: buildUsageRollupPipeline({ orgIds: ["acme"], groupBy: "external_user_id", window: periodWindow({ period: "30d", start: null, end: null }, now), now, externalUserId: null }),
       }),
     },
     {

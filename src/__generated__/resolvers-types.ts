@@ -4,8 +4,9 @@ import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } f
 import type { Principal as PrincipalModel } from '../auth/principal.js';
 import type { EntityRef as EntityRefModel, GraphQLContext } from '../graphql/context.js';
 import type { SandboxUsagePageJson as SandboxUsagePageJsonModel, SandboxUsageBucketJson as SandboxUsageBucketJsonModel, SandboxUsageResultJson as SandboxUsageResultJsonModel } from '../services/sandboxUsage.js';
-import type { UsageRollupReport as UsageRollupReportModel } from '../services/usageRollup.js';
-import type { UsageRollupRow as UsageRollupRowModel, RuntimeSummaryRow as RuntimeSummaryRowModel, Prices as PricesModel } from '../pipelines/runtime.js';
+import type { UsageRollupReport as UsageRollupReportModel, UsageRollupRow as UsageRollupRowModel } from '../services/usageRollup.js';
+import type { RuntimeSummaryRow as RuntimeSummaryRowModel } from '../pipelines/runtime.js';
+import type { Prices as PricesModel } from '../cost.js';
 import type { SandboxDoc as SandboxDocModel, BudgetDoc as BudgetDocModel, BudgetScope as BudgetScopeModel } from '../db/collections.js';
 import type { TagPair as TagPairModel, TagKeyStats as TagKeyStatsModel } from '../services/sandboxes.js';
 import type { SandboxMemoryUsage as SandboxMemoryUsageModel, MemoryTotals as MemoryTotalsModel, MemoryPoint as MemoryPointModel } from '../services/memoryUsage.js';

@@ -11,6 +11,7 @@
 import { MongoBulkWriteError } from "mongodb";
 import type { BudgetDoc, BudgetMarkDoc, WebhookDeliveryDoc } from "../db/collections.js";
 import type { AppDeps } from "../deps.js";
+import { type ExactInt, stringifyJson } from "../int64.js";
 import { budgetValues } from "../services/budgetValue.js";
 import { thresholdCrossedEvent } from "./events.js";
 import { type PeriodWindow, periodsCovering } from "./periods.js";
@@ -106,7 +107,7 @@ export class BudgetEvaluator {
     const asked: Array<{ budget: BudgetDoc; period: PeriodWindow }> = [];
     for (const budget of budgets) for (const period of periodsCovering(from, to, budget.period, budget.time_zone, this.maxPeriods)) asked.push({ budget, period });
     const values = await budgetValues(this.deps, mark._id, asked.map((a) => ({ scope: a.budget.scope, window: a.period })), now);
-    const crossings: Array<{ budget: BudgetDoc; period: PeriodWindow; threshold: number; value: number }> = [];
+    const crossings: Array<{ budget: BudgetDoc; period: PeriodWindow; threshold: number; value: ExactInt }> = [];
     asked.forEach(({ budget, period }, i) => {
       const value = values[i]![budget.metric];
       for (const threshold of budget.thresholds) if (value >= threshold) crossings.push({ budget, period, threshold, value });
@@ -132,7 +133,7 @@ export class BudgetEvaluator {
         budget_id: c.budget._id,
         period_start: c.period.from,
         threshold: c.threshold,
-        body: JSON.stringify(event),
+        body: stringifyJson(event),
         status: "pending",
         attempts: [],
         attempt_count: 0,

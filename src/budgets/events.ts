@@ -1,6 +1,7 @@
 /** The `budget.threshold_crossed` event (DESIGN §11): its stable id and its JSON. */
 import { createHash } from "node:crypto";
 import type { BudgetDoc } from "../db/collections.js";
+import type { ExactInt } from "../int64.js";
 import { isoUtc } from "../time.js";
 import { type PeriodWindow, zonedIso } from "./periods.js";
 
@@ -22,13 +23,14 @@ export interface ThresholdCrossedEvent {
   metric: BudgetDoc["metric"];
   scope: BudgetDoc["scope"];
   threshold: number;
-  value: number;
+  /** Exact: credit_cents is a bigint past 2^53, written with every digit (stringifyJson). */
+  value: ExactInt;
   period_start: string;
   period_end: string;
   occurred_at: string;
 }
 
-export function thresholdCrossedEvent(budget: BudgetDoc, period: PeriodWindow, threshold: number, value: number, at: Date): ThresholdCrossedEvent {
+export function thresholdCrossedEvent(budget: BudgetDoc, period: PeriodWindow, threshold: number, value: ExactInt, at: Date): ThresholdCrossedEvent {
   return {
     id: thresholdEventId(budget._id, period.from, threshold),
     type: THRESHOLD_CROSSED,

@@ -9,6 +9,7 @@ import { type Principal, requireOrgAccess, requireScope } from "../auth/principa
 import { BUDGET_METRICS, type BudgetDoc, type BudgetScope, type WebhookDeliveryDoc } from "../db/collections.js";
 import type { AppDeps } from "../deps.js";
 import { badInput, notFound } from "../errors.js";
+import type { ExactInt } from "../int64.js";
 import { TAG_KEY } from "../ingest/events.js";
 import { budgetValues } from "../services/budgetValue.js";
 import { requireExistingOrg } from "../services/orgs.js";
@@ -83,7 +84,8 @@ export interface BudgetView {
 export interface CurrentPeriodView {
   period_start: string;
   period_end: string;
-  value: number;
+  /** Exact: credit_cents is a bigint past 2^53. */
+  value: ExactInt;
 }
 
 export const toBudgetView = (b: BudgetDoc): BudgetView => ({

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { OrgId } from "../auth/keys.js";
+import { RESOURCE_DECIMALS } from "../cost.js";
 import { SANDBOX_OPERATIONS } from "../db/collections.js";
 
 export const MAX_EVENTS_PER_REQUEST = 5000;
@@ -88,6 +89,13 @@ const common = {
 
 const SESSION_START_FIELDS = ["resource", "vcpus", "memory_mb", "disk_mb", "storage_gb", "external_user_id", "external_project_id", "workspace_id", "alias", "tags"] as const;
 
+/**
+ * A resource that cost is computed from (vcpus, memory_mb, storage_gb): at most RESOURCE_DECIMALS
+ * decimal places, so that every sum of it is exact (src/cost.ts).
+ */
+const metered = (n: z.ZodNumber) =>
+  n.refine((x) => Number(x.toFixed(RESOURCE_DECIMALS)) === x, { message: `at most ${RESOURCE_DECIMALS} decimal places` });
+
 export const OperationEvent = z
   .strictObject({
     ...common,
@@ -109,10 +117,10 @@ export const OperationEvent = z
     reserved_memory_mib: z.int().min(0).max(1e9).nullable().default(null),
     // session_start only:
     resource: z.enum(["sandbox", "computer"]).optional(),
-    vcpus: z.number().gt(0).max(4096).optional(),
-    memory_mb: z.number().gt(0).max(1e9).optional(),
+    vcpus: metered(z.number().gt(0).max(4096)).optional(),
+    memory_mb: metered(z.number().gt(0).max(1e9)).optional(),
     disk_mb: z.number().min(0).max(1e12).optional(),
-    storage_gb: z.number().min(0).max(1e9).optional(),
+    storage_gb: metered(z.number().min(0).max(1e9)).optional(),
     external_user_id: id.optional(),
     external_project_id: id.optional(),
     workspace_id: id.optional(),

@@ -1,23 +1,17 @@
 /**
  * Session runtime integrated over a window — the one rule behind MIOSA's rollup and Dreadnode's
  * summary (DESIGN §3): a session runs over [started_at, ended_at ?? now), and its runtime inside a
- * window is the length of that interval intersected with the window. Everything is summed in
- * whole milliseconds (exact in a double) and converted to seconds, hours and cents once, at the end.
+ * window is the length of that interval intersected with the window. Runtimes are whole
+ * milliseconds; products with vcpus and GiB are summed as Decimal128, and src/cost.ts turns the
+ * exact sums into seconds, hours and cents once, at the end.
  */
 import type { Document } from "mongodb";
-import { COLLECTIONS, INDEXES } from "../db/collections.js";
+import { INDEXES } from "../db/collections.js";
 
 export interface Window {
   from: Date;
   to: Date;
 }
-
-const MS_PER_HOUR = 3_600_000;
-/** Rounding applied to reported seconds (ms precision) and GiB-hours, to drop binary-float noise. */
-const SECONDS_DECIMALS = 3;
-const GB_HOURS_DECIMALS = 6;
-/** Money is rounded half up to the cent after trimming noise below a billionth of a cent. */
-const CENTS_NOISE_DECIMALS = 9;
 
 /** Milliseconds of a session document's run inside `window`, as an aggregation expression. */
 export function runtimeMsInWindow(window: Window, now: Date): Document {
@@ -36,14 +30,19 @@ export function sessionsOverlapping(window: Window): Document {
   return { end_at: { $gte: window.from }, started_at: { $lt: window.to } };
 }
 
+/**
+ * `runtime` × `field` as a Decimal128: exact, since a runtime in milliseconds has at most 13
+ * digits and `$toDecimal` takes a double to 15 significant digits (Decimal128 holds 34). A
+ * missing field counts 0. Summed with `$sum`, the products stay exact (src/cost.ts says how far).
+ */
+export function decimalTimes(runtime: string, field: string): Document {
+  return { $multiply: [{ $toDecimal: runtime }, { $toDecimal: { $ifNull: [field, 0] } }] };
+}
+
 export const ROLLUP_GROUP_KEYS = ["external_user_id", "external_project_id", "workspace_id"] as const;
 export type RollupGroupKey = (typeof ROLLUP_GROUP_KEYS)[number];
 
-export interface Prices {
-  sandbox_vcpu_hour_cents: number;
-  computer_vcpu_hour_cents: number;
-  storage_gb_hour_cents: number;
-}
+export type { Prices } from "../cost.js";
 
 export interface UsageRollupQuery {
   /** One or more orgs (one for MIOSA's endpoint; many for federated `Organization.usageRollup`). */
@@ -51,51 +50,29 @@ export interface UsageRollupQuery {
   groupBy: RollupGroupKey;
   window: Window;
   now: Date;
-  /** What an org without a price table pays; an org's own table is joined from `prices`. */
-  defaultPrices: Prices;
   /** X-On-Behalf-Of: only this external user's sessions. */
   externalUserId: string | null;
 }
 
-export interface UsageRollupRow {
-  key: string | null;
-  sandbox_seconds: number;
-  computer_seconds: number;
-  storage_gb_hours: number;
-  credit_cents: number;
-}
-
-/** A rollup row with the org it belongs to (rows come out sorted by org, then as MIOSA sorts them). */
-export interface OrgUsageRollupRow extends UsageRollupRow {
+/** One group's exact sums (Decimal128): vCPU-ms by resource and storage GiB-ms; src/cost.ts makes them figures. */
+export interface UsageRollupSumsRow {
   org_id: string;
+  key: string | null;
+  sandbox_vcpu_ms: unknown;
+  computer_vcpu_ms: unknown;
+  storage_gb_ms: unknown;
 }
-
-/** Half-up rounding of a non-negative amount, after trimming float noise. */
-const roundHalfUp = (x: Document, noiseDecimals: number): Document => ({ $floor: { $add: [{ $round: [x, noiseDecimals] }, 0.5] } });
 
 /**
- * MIOSA's rollup: vCPU-seconds by resource, GiB-hours of storage and cost per group, sorted by
- * cost then key, for each org at its own price table (joined from `prices`, by `_id`). The leading
- * $match is served by sessions_org_started_at ({org_id, started_at}), or, under X-On-Behalf-Of,
- * sessions_org_external_user ({org_id, external_user_id}).
+ * MIOSA's rollup sums: vCPU-milliseconds by resource and storage GiB-milliseconds per (org,
+ * group), as exact decimals; the service prices them and sorts the rows by cost. The leading
+ * $match is served by sessions_org_end_start ({org_id, end_at, started_at}), or, under
+ * X-On-Behalf-Of, sessions_org_external_user ({org_id, external_user_id}).
  */
 export function buildUsageRollupPipeline(q: UsageRollupQuery): Document[] {
   const match: Document = { org_id: q.orgIds.length === 1 ? q.orgIds[0] : { $in: q.orgIds }, ...sessionsOverlapping(q.window) };
   if (q.externalUserId !== null) match.external_user_id = q.externalUserId;
-  const vcpuMsIf = (resource: "sandbox" | "computer") => ({
-    $cond: [{ $eq: ["$resource", resource] }, { $multiply: ["$runtime_ms", "$vcpus"] }, 0],
-  });
-  const price = (field: keyof Prices) => ({ $ifNull: [`$price.${field}`, q.defaultPrices[field]] });
-  const sandboxHours = { $divide: ["$sandbox_vcpu_ms", MS_PER_HOUR] };
-  const computerHours = { $divide: ["$computer_vcpu_ms", MS_PER_HOUR] };
-  const storageHours = { $divide: ["$storage_gb_ms", MS_PER_HOUR] };
-  const cents = {
-    $add: [
-      { $multiply: [sandboxHours, price("sandbox_vcpu_hour_cents")] },
-      { $multiply: [computerHours, price("computer_vcpu_hour_cents")] },
-      { $multiply: [storageHours, price("storage_gb_hour_cents")] },
-    ],
-  };
+  const vcpuMsIf = (resource: "sandbox" | "computer") => ({ $cond: [{ $eq: ["$resource", resource] }, decimalTimes("$runtime_ms", "$vcpus"), 0] });
   return [
     { $match: match },
     {
@@ -114,24 +91,10 @@ export function buildUsageRollupPipeline(q: UsageRollupQuery): Document[] {
         _id: { org_id: "$org_id", key: "$key" },
         sandbox_vcpu_ms: { $sum: vcpuMsIf("sandbox") },
         computer_vcpu_ms: { $sum: vcpuMsIf("computer") },
-        storage_gb_ms: { $sum: { $multiply: ["$runtime_ms", { $ifNull: ["$storage_gb", 0] }] } },
+        storage_gb_ms: { $sum: decimalTimes("$runtime_ms", "$storage_gb") },
       },
     },
-    { $set: { org_id: "$_id.org_id" } },
-    { $lookup: { from: COLLECTIONS.prices, localField: "org_id", foreignField: "_id", as: "price" } },
-    { $set: { price: { $arrayElemAt: ["$price", 0] } } },
-    {
-      $project: {
-        _id: 0,
-        org_id: 1,
-        key: "$_id.key",
-        sandbox_seconds: { $round: [{ $divide: ["$sandbox_vcpu_ms", 1000] }, SECONDS_DECIMALS] },
-        computer_seconds: { $round: [{ $divide: ["$computer_vcpu_ms", 1000] }, SECONDS_DECIMALS] },
-        storage_gb_hours: { $round: [storageHours, GB_HOURS_DECIMALS] },
-        credit_cents: roundHalfUp(cents, CENTS_NOISE_DECIMALS),
-      },
-    },
-    { $sort: { org_id: 1, credit_cents: -1, key: 1 } },
+    { $project: { _id: 0, org_id: "$_id.org_id", key: "$_id.key", sandbox_vcpu_ms: 1, computer_vcpu_ms: 1, storage_gb_ms: 1 } },
   ];
 }
 

@@ -12,10 +12,13 @@
 import type { Document } from "mongodb";
 import type { BudgetMetric, BudgetScope } from "../db/collections.js";
 import { type AppDeps, queryOptions } from "../deps.js";
-import { runtimeMsInWindow, sessionsOverlapping, type Window } from "../pipelines/runtime.js";
+import { memoryGbSeconds, type Prices, runtimeMetrics } from "../cost.js";
+import type { ExactInt } from "../int64.js";
+import { decimalTimes, runtimeMsInWindow, sessionsOverlapping, type Window } from "../pipelines/runtime.js";
 import { pricesFor } from "./prices.js";
 
-export type MetricValues = Record<BudgetMetric, number>;
+/** A budget's metrics: cents exact (a bigint past 2^53), the others to the millisecond or millionth. */
+export type MetricValues = Record<Exclude<BudgetMetric, "credit_cents">, number> & { credit_cents: ExactInt };
 
 export const SESSION_SCOPE_FIELDS = ["external_user_id", "external_project_id", "workspace_id", "sandbox_id"] as const;
 type ScopeField = (typeof SESSION_SCOPE_FIELDS)[number];
@@ -24,10 +27,6 @@ export interface ValueRequest {
   scope: BudgetScope;
   window: Window;
 }
-
-const MS_PER_HOUR = 3_600_000;
-/** MiB × ms per GiB-second. */
-const MB_MS_PER_GIB_SECOND = 1024 * 1000;
 
 const ZERO: MetricValues = { credit_cents: 0, sandbox_seconds: 0, computer_seconds: 0, storage_gb_hours: 0, memory_gb_seconds: 0 };
 
@@ -38,39 +37,22 @@ function facetOf(scope: BudgetScope): { facet: string; value: string | null } {
   return { facet: "org", value: null };
 }
 
-/** The raw sums of window `w` (vCPU-ms by resource, storage GiB-ms, memory MiB-ms). */
+/** The exact sums of window `w` (vCPU-ms by resource, storage GiB-ms, memory MiB-ms), as Decimal128. */
 function windowSums(w: number): Document {
   const rt = `$r${w}`;
-  const vcpuMs = { $multiply: [rt, { $ifNull: ["$vcpus", 0] }] };
+  const vcpuMs = decimalTimes(rt, "$vcpus");
   return {
     [`w${w}_sandbox`]: { $sum: { $cond: [{ $eq: ["$resource", "sandbox"] }, vcpuMs, 0] } },
     [`w${w}_computer`]: { $sum: { $cond: [{ $eq: ["$resource", "computer"] }, vcpuMs, 0] } },
-    [`w${w}_storage`]: { $sum: { $multiply: [rt, { $ifNull: ["$storage_gb", 0] }] } },
-    [`w${w}_memory`]: { $sum: { $multiply: [rt, { $ifNull: ["$memory_mb", 0] }] } },
+    [`w${w}_storage`]: { $sum: decimalTimes(rt, "$storage_gb") },
+    [`w${w}_memory`]: { $sum: decimalTimes(rt, "$memory_mb") },
   };
 }
 
-type Prices = { sandbox_vcpu_hour_cents: number; computer_vcpu_hour_cents: number; storage_gb_hour_cents: number };
-
-/** Window `w`'s sums → its five metrics, rounded as MIOSA (cents half up, seconds to ms) and OpenComputer do. */
-function windowMetrics(w: number, prices: Prices): Document {
-  const f = (name: string) => `$w${w}_${name}`;
-  const cents = {
-    $add: [
-      { $multiply: [{ $divide: [f("sandbox"), MS_PER_HOUR] }, prices.sandbox_vcpu_hour_cents] },
-      { $multiply: [{ $divide: [f("computer"), MS_PER_HOUR] }, prices.computer_vcpu_hour_cents] },
-      { $multiply: [{ $divide: [f("storage"), MS_PER_HOUR] }, prices.storage_gb_hour_cents] },
-    ],
-  };
-  return {
-    [`w${w}`]: {
-      credit_cents: { $floor: { $add: [{ $round: [cents, 9] }, 0.5] } },
-      sandbox_seconds: { $round: [{ $divide: [f("sandbox"), 1000] }, 3] },
-      computer_seconds: { $round: [{ $divide: [f("computer"), 1000] }, 3] },
-      storage_gb_hours: { $round: [{ $divide: [f("storage"), MS_PER_HOUR] }, 6] },
-      memory_gb_seconds: { $round: [{ $divide: [f("memory"), MB_MS_PER_GIB_SECOND] }, 3] },
-    },
-  };
+/** Window `w`'s sums → its five metrics, rounded once from the exact sums as MIOSA and OpenComputer round them. */
+function windowMetrics(row: Record<string, unknown>, w: number, prices: Prices): MetricValues {
+  const sums = { sandbox_vcpu_ms: row[`w${w}_sandbox`], computer_vcpu_ms: row[`w${w}_computer`], storage_gb_ms: row[`w${w}_storage`], memory_mb_ms: row[`w${w}_memory`] };
+  return { ...runtimeMetrics(sums, prices), memory_gb_seconds: memoryGbSeconds(sums) };
 }
 
 /**
@@ -110,12 +92,11 @@ export async function budgetValues(deps: AppDeps, orgId: string, requests: reado
 
   const prices = await pricesFor(deps.cols, orgId);
   const sums = Object.assign({}, ...windows.map((_, w) => windowSums(w)));
-  const finish = { $project: { _id: 1, ...Object.assign({}, ...windows.map((_, w) => windowMetrics(w, prices))) } };
   const facetStages: Record<string, Document[]> = {};
   for (const [name, f] of facets) {
-    if (name === "org") facetStages[name] = [{ $group: { _id: null, ...sums } }, finish];
-    else if (name.startsWith("tag:")) facetStages[name] = [{ $match: { sandbox_id: { $in: sandboxesOf.get(name) ?? [] } } }, { $group: { _id: null, ...sums } }, finish];
-    else facetStages[name] = [{ $match: { [name]: { $in: [...f.values] } } }, { $group: { _id: `$${name}`, ...sums } }, finish];
+    if (name === "org") facetStages[name] = [{ $group: { _id: null, ...sums } }];
+    else if (name.startsWith("tag:")) facetStages[name] = [{ $match: { sandbox_id: { $in: sandboxesOf.get(name) ?? [] } } }, { $group: { _id: null, ...sums } }];
+    else facetStages[name] = [{ $match: { [name]: { $in: [...f.values] } } }, { $group: { _id: `$${name}`, ...sums } }];
   }
   const union: Window = {
     from: new Date(Math.min(...windows.map((w) => w.from.getTime()))),
@@ -139,8 +120,11 @@ export async function budgetValues(deps: AppDeps, orgId: string, requests: reado
     },
     { $facet: facetStages },
   ];
-  const [row] = await deps.cols.sessions.aggregate<Record<string, Array<{ _id: string | null } & Record<string, MetricValues>>>>(pipeline, queryOptions(deps)).toArray();
-  const found = new Map<string, Record<string, MetricValues>>();
-  for (const [facet, rows] of Object.entries(row ?? {})) for (const { _id, ...perWindow } of rows) found.set(JSON.stringify([facet, facet === "org" || facet.startsWith("tag:") ? null : _id]), perWindow);
-  return keys.map((k) => found.get(JSON.stringify([k.facet, k.value]))?.[`w${k.w}`] ?? { ...ZERO });
+  const [row] = await deps.cols.sessions.aggregate<Record<string, Array<{ _id: string | null } & Record<string, unknown>>>>(pipeline, queryOptions(deps)).toArray();
+  const found = new Map<string, Record<string, unknown>>();
+  for (const [facet, rows] of Object.entries(row ?? {})) for (const { _id, ...sumsOf } of rows) found.set(JSON.stringify([facet, facet === "org" || facet.startsWith("tag:") ? null : _id]), sumsOf);
+  return keys.map((k) => {
+    const sumsOf = found.get(JSON.stringify([k.facet, k.value]));
+    return sumsOf ? windowMetrics(sumsOf, k.w, prices) : { ...ZERO };
+  });
 }

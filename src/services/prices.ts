@@ -8,7 +8,7 @@ import { type Principal, requireOrgAccess, requireScope } from "../auth/principa
 import type { Collections } from "../db/collections.js";
 import type { AppDeps } from "../deps.js";
 import { badInput, type InputIssue } from "../errors.js";
-import type { Prices } from "../pipelines/runtime.js";
+import type { Prices } from "../cost.js";
 import { toInputIssues } from "../zod-issues.js";
 import { requireExistingOrg } from "./orgs.js";
 
@@ -26,12 +26,21 @@ export const PriceTableInput = z.strictObject({
   storage_gb_hour_cents: cents,
 });
 
-/** The table an org pays (its own, else the defaults). Served by the _id index. */
-export async function pricesFor(cols: Collections, orgId: string): Promise<Prices> {
-  const doc = await cols.prices.findOne({ _id: orgId });
-  return doc
+const tableOf = (doc: Prices | null): Prices =>
+  doc
     ? { sandbox_vcpu_hour_cents: doc.sandbox_vcpu_hour_cents, computer_vcpu_hour_cents: doc.computer_vcpu_hour_cents, storage_gb_hour_cents: doc.storage_gb_hour_cents }
     : { ...DEFAULT_PRICES };
+
+/** The table an org pays (its own, else the defaults). Served by the _id index. */
+export async function pricesFor(cols: Collections, orgId: string): Promise<Prices> {
+  return tableOf(await cols.prices.findOne({ _id: orgId }));
+}
+
+/** The tables several orgs pay, by org (one read, by `_id`). */
+export async function pricesOf(cols: Collections, orgIds: readonly string[]): Promise<Map<string, Prices>> {
+  const docs = await cols.prices.find({ _id: { $in: [...orgIds] } }).toArray();
+  const own = new Map(docs.map((d) => [d._id, d]));
+  return new Map(orgIds.map((org) => [org, tableOf(own.get(org) ?? null)]));
 }
 
 async function authorizeAdmin(deps: AppDeps, principal: Principal, orgId: string, orgLoc: Array<string | number>): Promise<void> {

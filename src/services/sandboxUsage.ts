@@ -9,6 +9,7 @@ import { requireScope } from "../auth/principal.js";
 import { OrgId } from "../auth/keys.js";
 import { type AppDeps, runPlanned } from "../deps.js";
 import { badInput, type InputIssue } from "../errors.js";
+import { compareGroupValues } from "../order.js";
 import {
   BUCKET_WIDTHS,
   type BucketRow,
@@ -268,17 +269,9 @@ async function pageRows(deps: AppDeps, q: Parameters<typeof planSandboxUsage>[0]
   return out;
 }
 
-/** MongoDB's order of the group values: null first, then strings by their UTF-8 bytes (code points). */
-function compareValues(a: string | null, b: string | null): number {
-  if (a === b) return 0;
-  if (a === null) return -1;
-  if (b === null) return 1;
-  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
-}
-
 function compareResults(x: SandboxUsageResultJson, y: SandboxUsageResultJson): number {
   for (const d of GROUP_BY_DIMENSIONS) {
-    const c = compareValues(x[d], y[d]);
+    const c = compareGroupValues(x[d], y[d]);
     if (c !== 0) return c;
   }
   return 0;

@@ -6,17 +6,12 @@
 import { type Principal, requireScope } from "../auth/principal.js";
 import { type AppDeps, queryOptions } from "../deps.js";
 import { badInput, forbidden, type InputIssue } from "../errors.js";
-import {
-  buildUsageRollupPipeline,
-  type OrgUsageRollupRow,
-  ROLLUP_GROUP_KEYS,
-  type RollupGroupKey,
-  type UsageRollupRow,
-  type Window,
-} from "../pipelines/runtime.js";
+import { compareCentsDescending, type RuntimeMetrics, runtimeMetrics } from "../cost.js";
+import { compareGroupValues } from "../order.js";
+import { buildUsageRollupPipeline, ROLLUP_GROUP_KEYS, type RollupGroupKey, type UsageRollupSumsRow, type Window } from "../pipelines/runtime.js";
 import { parseIsoInstant } from "../time.js";
 import { DEFAULT_TIME_ZONE, localMidnightAfter, localPeriod, parseTimeZone } from "../zones.js";
-import { DEFAULT_PRICES } from "./prices.js";
+import { pricesOf } from "./prices.js";
 
 export const ROLLUP_PERIODS = ["7d", "30d", "mtd", "month-to-date", "custom"] as const;
 type Period = "7d" | "30d" | "mtd" | "custom";
@@ -31,6 +26,11 @@ export interface UsageRollupRequest {
   end?: string;
   /** IANA zone of the periods' midnights and month start, and of the reported offsets; default UTC. */
   time_zone?: string | null;
+}
+
+/** One group of MIOSA's rollup: its key (null for usage without one) and its figures. */
+export interface UsageRollupRow extends RuntimeMetrics {
+  key: string | null;
 }
 
 export interface UsageRollupReport {
@@ -112,21 +112,18 @@ export async function usageRollups(deps: AppDeps, principal: Principal, orgIds: 
   if (orgIds.length === 0) return [];
   const now = deps.clock.now();
   const window = periodWindow(v, now);
-  const pipeline = buildUsageRollupPipeline({
-    orgIds: [...new Set(orgIds)],
-    groupBy: v.groupBy,
-    window,
-    now,
-    defaultPrices: DEFAULT_PRICES,
-    externalUserId: principal.onBehalfOf,
-  });
-  const rows = await deps.cols.sessions.aggregate<OrgUsageRollupRow>(pipeline, queryOptions(deps)).toArray();
+  const orgs = [...new Set(orgIds)];
+  const pipeline = buildUsageRollupPipeline({ orgIds: orgs, groupBy: v.groupBy, window, now, externalUserId: principal.onBehalfOf });
+  const [sums, prices] = await Promise.all([deps.cols.sessions.aggregate<UsageRollupSumsRow>(pipeline, queryOptions(deps)).toArray(), pricesOf(deps.cols, orgs)]);
   const byOrg = new Map<string, UsageRollupRow[]>();
-  for (const { org_id, ...row } of rows) {
+  for (const { org_id, key, ...row } of sums) {
+    const priced: UsageRollupRow = { key, ...runtimeMetrics(row, prices.get(org_id)!) };
     const list = byOrg.get(org_id);
-    if (list) list.push(row);
-    else byOrg.set(org_id, [row]);
+    if (list) list.push(priced);
+    else byOrg.set(org_id, [priced]);
   }
+  // MIOSA's order: cost, larger first, then the key (as MongoDB orders it).
+  for (const rows of byOrg.values()) rows.sort((a, b) => compareCentsDescending(a.credit_cents, b.credit_cents) || compareGroupValues(a.key, b.key));
   return orgIds.map((org) => ({ groupBy: v.groupBy, periodStart: window.from, periodEnd: window.to, timeZone: v.timeZone, rows: byOrg.get(org) ?? [] }));
 }
 

@@ -97,16 +97,16 @@ describe("every query's first stage is served by its named index", () => {
       indexes: [INDEXES.eventsByOrgSandboxTypeTime, INDEXES.sessionsByOrgSandboxStart],
     },
     {
-      name: "MIOSA rollup (prices joined by _id)",
+      name: "MIOSA rollup",
       collection: COLLECTIONS.sessions,
-      pipeline: () => buildUsageRollupPipeline({ orgIds: ["acme"], groupBy: "external_user_id", window, now: NOW, defaultPrices: DEFAULT_PRICES, externalUserId: null }),
-      indexes: [INDEXES.sessionsByOrgStart, "_id_"],
+      pipeline: () => buildUsageRollupPipeline({ orgIds: ["acme"], groupBy: "external_user_id", window, now: NOW, externalUserId: null }),
+      indexes: [INDEXES.sessionsByOrgStart],
     },
     {
       name: "MIOSA rollup on behalf of an external user",
       collection: COLLECTIONS.sessions,
-      pipeline: () => buildUsageRollupPipeline({ orgIds: ["acme"], groupBy: "external_user_id", window, now: NOW, defaultPrices: DEFAULT_PRICES, externalUserId: "cust-1" }),
-      indexes: [INDEXES.sessionsByOrgExternalUser, "_id_"],
+      pipeline: () => buildUsageRollupPipeline({ orgIds: ["acme"], groupBy: "external_user_id", window, now: NOW, externalUserId: "cust-1" }),
+      indexes: [INDEXES.sessionsByOrgExternalUser],
     },
     {
       name: "Dreadnode summary",

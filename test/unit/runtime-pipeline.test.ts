@@ -4,7 +4,6 @@ import { buildRuntimeSummaryPipeline, buildUsageRollupPipeline, runtimeMsInWindo
 
 const window = { from: new Date("2026-05-01T00:00:00Z"), to: new Date("2026-05-02T00:00:00Z") };
 const now = new Date("2026-05-01T12:00:00Z");
-const prices = { sandbox_vcpu_hour_cents: 5, computer_vcpu_hour_cents: 10, storage_gb_hour_cents: 0.014 };
 
 describe("runtime pipelines", () => {
   it("clamp each session to [max(start, from), min(end ?? now, to)), never below zero", () => {
@@ -14,7 +13,7 @@ describe("runtime pipelines", () => {
   });
 
   it("lead the rollup with a $match on the fields of its index, and only sessions overlapping the window", () => {
-    const [first] = buildUsageRollupPipeline({ orgIds: ["acme"], groupBy: "workspace_id", window, now, defaultPrices: prices, externalUserId: null });
+    const [first] = buildUsageRollupPipeline({ orgIds: ["acme"], groupBy: "workspace_id", window, now, externalUserId: null });
     expect(USAGE_ROLLUP_INDEX.byOrg).toBe(INDEXES.sessionsByOrgStart);
     expect(first).toEqual({
       // {org_id, end_at, started_at}: sessions that ended before the window are never read.
@@ -22,13 +21,15 @@ describe("runtime pipelines", () => {
     });
   });
 
-  it("narrow to the external user under X-On-Behalf-Of, join each org's prices with literal defaults, sort per org", () => {
-    const pipeline = buildUsageRollupPipeline({ orgIds: ["acme", "globex"], groupBy: "external_user_id", window, now, defaultPrices: prices, externalUserId: "ext-1" });
+  it("narrow to the external user under X-On-Behalf-Of, and sum exact decimals per (org, group) for the service to price", () => {
+    const pipeline = buildUsageRollupPipeline({ orgIds: ["acme", "globex"], groupBy: "external_user_id", window, now, externalUserId: "ext-1" });
     expect(pipeline[0]!.$match.external_user_id).toBe("ext-1");
     expect(pipeline[0]!.$match.org_id).toEqual({ $in: ["acme", "globex"] });
-    expect(pipeline).toContainEqual({ $lookup: { from: "prices", localField: "org_id", foreignField: "_id", as: "price" } });
-    expect(JSON.stringify(pipeline)).toContain('{"$ifNull":["$price.storage_gb_hour_cents",0.014]}');
-    expect(pipeline.at(-1)).toEqual({ $sort: { org_id: 1, credit_cents: -1, key: 1 } });
+    const group = pipeline.find((s) => "$group" in s)!.$group;
+    expect(group._id).toEqual({ org_id: "$org_id", key: "$key" });
+    expect(group.storage_gb_ms).toEqual({ $sum: { $multiply: [{ $toDecimal: "$runtime_ms" }, { $toDecimal: { $ifNull: ["$storage_gb", 0] } }] } });
+    // No doubles on the way: prices, rounding and MIOSA's order are applied to the exact sums (src/cost.ts).
+    expect(JSON.stringify(pipeline)).not.toMatch(/\$lookup|\$sort|\$round|\$divide/);
   });
 
   it("scope the summary to the users asked for in one org, started before now", () => {

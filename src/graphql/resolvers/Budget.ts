@@ -41,4 +41,6 @@ export const BudgetScope: BudgetScopeResolvers = {
 export const BudgetPeriodValue: BudgetPeriodValueResolvers = {
   periodStart: (v) => v.period_start,
   periodEnd: (v) => v.period_end,
+  // A GraphQL Float is a double: cents past 2^53 are the nearest one (REST and webhooks carry every digit).
+  value: (v) => Number(v.value),
 };
