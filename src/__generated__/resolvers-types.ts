@@ -581,6 +581,7 @@ export type UsageEventInput = {
   filesChangedCount?: InputMaybe<Scalars['SafeInt']['input']>;
   /** Idempotency key, unique per organization (1-128 characters). */
   id: Scalars['String']['input'];
+  /** session_start only; at most six decimal places. */
   memoryMb?: InputMaybe<Scalars['Float']['input']>;
   oomKilled?: InputMaybe<Scalars['Boolean']['input']>;
   operation?: InputMaybe<SandboxUsageOperation>;
@@ -594,6 +595,7 @@ export type UsageEventInput = {
   sandboxId: Scalars['String']['input'];
   sessionId?: InputMaybe<Scalars['String']['input']>;
   sessionKind?: InputMaybe<SessionKind>;
+  /** session_start only; at most six decimal places. */
   storageGb?: InputMaybe<Scalars['Float']['input']>;
   tags?: InputMaybe<Array<TagInput>>;
   /** RFC 3339 with an offset. */
@@ -601,6 +603,7 @@ export type UsageEventInput = {
   type: UsageEventType;
   usedMemoryMb?: InputMaybe<Scalars['Float']['input']>;
   userId?: InputMaybe<Scalars['String']['input']>;
+  /** session_start only; > 0, at most six decimal places (so that cost sums stay exact). */
   vcpus?: InputMaybe<Scalars['Float']['input']>;
   workspaceBytesIn?: InputMaybe<Scalars['SafeInt']['input']>;
   workspaceBytesOut?: InputMaybe<Scalars['SafeInt']['input']>;
