@@ -82,6 +82,7 @@ export class Loaders {
     return this.loader<string, UsageRollupReport>("orgRollup", args, async (orgIds, p) => {
       const v = validateRollupRequest(args);
       const readable = orgIds.filter((org) => p.clusterAdmin || p.orgId === org);
+      // An org whose usage cannot be priced exactly is an error at its own field only.
       const reports = new Map((await usageRollups(this.deps, p, readable, v)).map((r, i) => [readable[i]!, r]));
       return orgIds.map((org) => reports.get(org) ?? forbidden(`This API key cannot read the usage of organization '${org}'`));
     });

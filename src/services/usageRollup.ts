@@ -5,7 +5,7 @@
  */
 import { type Principal, requireScope } from "../auth/principal.js";
 import { type AppDeps, queryOptions } from "../deps.js";
-import { badInput, forbidden, type InputIssue } from "../errors.js";
+import { AppError, badInput, forbidden, type InputIssue } from "../errors.js";
 import { compareCentsDescending, type RuntimeMetrics, runtimeMetrics } from "../cost.js";
 import { compareGroupValues } from "../order.js";
 import { buildUsageRollupPipeline, ROLLUP_GROUP_KEYS, type RollupGroupKey, type UsageRollupSumsRow, type Window } from "../pipelines/runtime.js";
@@ -104,10 +104,11 @@ export function validateRollupRequest(request: UsageRollupRequest, loc: Array<st
 }
 
 /**
- * Rollups of several orgs in one aggregation (each at its own price table), in the order given.
- * The caller has checked that `principal` may read every one of `orgIds`.
+ * Rollups of several orgs in one aggregation (each at its own price table), in the order given;
+ * an org whose usage cannot be priced exactly (src/cost.ts) is its error instead. The caller has
+ * checked that `principal` may read every one of `orgIds`.
  */
-export async function usageRollups(deps: AppDeps, principal: Principal, orgIds: readonly string[], v: Validated): Promise<UsageRollupReport[]> {
+export async function usageRollups(deps: AppDeps, principal: Principal, orgIds: readonly string[], v: Validated): Promise<Array<UsageRollupReport | AppError>> {
   requireScope(principal, "read");
   if (orgIds.length === 0) return [];
   const now = deps.clock.now();
@@ -116,15 +117,27 @@ export async function usageRollups(deps: AppDeps, principal: Principal, orgIds: 
   const pipeline = buildUsageRollupPipeline({ orgIds: orgs, groupBy: v.groupBy, window, now, externalUserId: principal.onBehalfOf });
   const [sums, prices] = await Promise.all([deps.cols.sessions.aggregate<UsageRollupSumsRow>(pipeline, queryOptions(deps)).toArray(), pricesOf(deps.cols, orgs)]);
   const byOrg = new Map<string, UsageRollupRow[]>();
+  // An org whose sums cannot be priced exactly gets its error, and only it: the others still answer.
+  const failed = new Map<string, AppError>();
   for (const { org_id, key, ...row } of sums) {
-    const priced: UsageRollupRow = { key, ...runtimeMetrics(row, prices.get(org_id)!) };
+    if (failed.has(org_id)) continue;
+    let priced: UsageRollupRow;
+    try {
+      priced = { key, ...runtimeMetrics(row, prices.get(org_id)!) };
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      failed.set(org_id, err);
+      continue;
+    }
     const list = byOrg.get(org_id);
     if (list) list.push(priced);
     else byOrg.set(org_id, [priced]);
   }
   // MIOSA's order: cost, larger first, then the key (as MongoDB orders it).
   for (const rows of byOrg.values()) rows.sort((a, b) => compareCentsDescending(a.credit_cents, b.credit_cents) || compareGroupValues(a.key, b.key));
-  return orgIds.map((org) => ({ groupBy: v.groupBy, periodStart: window.from, periodEnd: window.to, timeZone: v.timeZone, rows: byOrg.get(org) ?? [] }));
+  return orgIds.map(
+    (org) => failed.get(org) ?? { groupBy: v.groupBy, periodStart: window.from, periodEnd: window.to, timeZone: v.timeZone, rows: byOrg.get(org) ?? [] },
+  );
 }
 
 export async function getUsageRollup(
@@ -137,5 +150,6 @@ export async function getUsageRollup(
   requireScope(principal, "read");
   if (principal.orgId === null) throw forbidden("This key belongs to no organization; the usage rollup is per organization");
   const [report] = await usageRollups(deps, principal, [principal.orgId], v);
+  if (report instanceof AppError) throw report;
   return report!;
 }

@@ -140,4 +140,23 @@ describe("cost past 2^53", () => {
     const locs = (res.json().detail as Array<{ loc: unknown[]; msg: string }>).map((d) => [d.loc.at(-1), d.msg]);
     expect(locs).toEqual(expect.arrayContaining([["vcpus", "at most 6 decimal places"], ["storage_gb", "at most 6 decimal places"], ["memory_mb", "at most 6 decimal places"]]));
   });
+
+  it("a record too large to price exactly (written before the six-decimal rule) is that org's error alone, never a rounded answer", async () => {
+    const legacyKey = await t.key("legacy", "lee", ["ingest"]);
+    await ingest(t, legacyKey, [start("old", "2027-01-10T00:00:00Z", { storage_gb: 5 }), stop("old", "2027-01-10T01:00:00Z")]);
+    // 10^25 GiB for an hour is 3.6 × 10^31 GiB-ms: past what Decimal128 sums exactly.
+    expect((await t.deps.cols.sessions.updateOne({ org_id: "legacy", session_id: "old" }, { $set: { storage_gb: 1e25 } })).modifiedCount).toBe(1);
+    const own = await t.app.inject({ method: "GET", url: `/api/v1/usage?${PERIOD}`, headers: bearer(await t.key("legacy", "lee", ["read"])) });
+    expect(own.statusCode, own.body).toBe(422);
+    expect(own.body).toContain("too large to compute exactly");
+    const admin = await t.key("ops", "root", ["read"], true);
+    const query = `query ($r: [_Any!]!) { _entities(representations: $r) { ... on Organization { id usageRollup(period: "custom", start: "${FROM}", end: "${TO}") { results { key creditCents } } } } }`;
+    const representations = [{ __typename: "Organization", id: "legacy" }, { __typename: "Organization", id: "acme" }];
+    const res = await t.graphql(query, { r: representations }, bearer(admin));
+    expect(res.status).toBe(200);
+    const body = res.body as { data: { _entities: Array<{ usageRollup: unknown } | null> }; errors: Array<{ path: unknown[]; extensions: { code: string } }> };
+    expect(body.errors).toEqual([expect.objectContaining({ path: ["_entities", 0, "usageRollup"], extensions: expect.objectContaining({ code: "BAD_USER_INPUT" }) })]);
+    expect(body.data._entities[0]).toBeNull();
+    expect(JSON.stringify(body.data._entities[1])).toContain('"key":"cust-small"');
+  });
 });
