@@ -3,7 +3,7 @@
  * counts, BSON type names, truthiness (Value::coerceToBool) and the way back to mingo's own
  * operator for the values the engine leaves to it (Long and Decimal128 operands).
  */
-import { Decimal128, Long } from "bson";
+import { Decimal128, Long, Timestamp } from "bson";
 import type { Options } from "mingo/types";
 import type { OperatorFn } from "../expressions.js";
 import { MongoCommandError } from "../errors.js";
@@ -54,9 +54,9 @@ export function rangedArity(name: string, args: unknown, min: number, max: numbe
 
 export const isNullish = (v: unknown): v is null | undefined => v === null || v === undefined;
 
-/** Long, Decimal128 (and BigInt) numbers: the engine's operators leave them to mingo. */
+/** Long, Decimal128 (and BigInt) numbers: the numbers that are not JS numbers (a Timestamp is not one). */
 export function isWideNumber(v: unknown): boolean {
-  return v instanceof Long || v instanceof Decimal128 || typeof v === "bigint";
+  return (v instanceof Long && !(v instanceof Timestamp)) || v instanceof Decimal128 || typeof v === "bigint";
 }
 
 /**
@@ -116,7 +116,4 @@ export function llround(x: number): number {
   return x < 0 ? -Math.round(-x) : Math.round(x);
 }
 
-/** A JS number MongoDB would hold as a 32-bit integer (Value::integral). */
-export function isInt32(v: number): boolean {
-  return Number.isInteger(v) && v >= -2147483648 && v <= 2147483647;
-}
+export { isInt32 } from "../numeric.js";
