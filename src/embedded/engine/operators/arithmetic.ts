@@ -1,14 +1,14 @@
 /**
  * Arithmetic expressions with MongoDB's semantics, compiled (see expressions.ts): `$add`,
- * `$subtract`, `$multiply`, `$divide`, `$round`, `$floor`, `$ceil`, `$toInt`, and the expression
- * forms of `$max`/`$min`.
+ * `$subtract`, `$multiply`, `$divide`, `$round`, `$floor`, `$ceil`, and the expression forms of
+ * `$max`/`$min` (`$toInt` is in convert.ts).
  * - null or missing operands make the result null, checked operand by operand in order as MongoDB
  *   does (`$add`, `$multiply`: the first null answers null even when a later operand has the wrong
  *   type; `$divide`, `$subtract`: a type error only when neither operand is null);
  * - wrong types fail with MongoDB's codes: TypeMismatch (14) for `$add`, `$subtract`,
  *   `$multiply`, `$divide`; 16612 for a second date in `$add`; 28765 for `$floor`/`$ceil`;
- *   51081–51083 for `$round`; ConversionFailure (241) for `$toInt`; division by zero is BadValue
- *   (2, "can't $divide by zero") — mingo answered NaN operands with errors and took dates in `$toInt`;
+ *   51081–51083 for `$round`; division by zero is BadValue (2, "can't $divide by zero") — mingo
+ *   answered NaN operands with errors;
  * - dates: date + numbers and date − number are dates (a double rounded half away from zero to
  *   whole milliseconds, as llround), date − date is milliseconds;
  * - `$round` rounds half to even on the double's decimal value (round.ts), as MongoDB does. mingo's
@@ -16,9 +16,7 @@
  *   -2 → 1300) and rounded half away from zero in other cases;
  * - `$max`/`$min` ignore null and missing, compare in BSON order and keep the first of equal
  *   values; one operand that is an array stands for its elements (ExpressionFromAccumulator);
- * - `$toInt` truncates doubles toward zero and refuses NaN, infinities and values outside int32,
- *   dates and non-numeric types (MongoDB's $convert); strings are converted by mingo, as before.
- * Long and Decimal128 operands (and strings in `$toInt`) are computed by mingo's operator, as before.
+ * Long and Decimal128 operands are computed by mingo's operator, as before.
  */
 import { Decimal128, Long } from "bson";
 import * as mingoAccumulatorOps from "mingo/operators/accumulator";
@@ -201,35 +199,6 @@ export const $round = engineOperator((args, scope) => {
     return mingoWithValues(mingo.$round, [v, places], scope.options);
   };
 }, mingo.$round);
-
-const INT_MIN = -2147483648;
-const INT_MAX = 2147483647;
-
-function conversionFailure(message: string): Error {
-  return exprError(241, `${message} in $convert with no onError value`);
-}
-
-export const $toInt = engineOperator((args, scope) => {
-  const [operand] = fixedArity("$toInt", args, 1);
-  const value = scope.compile(operand);
-  return (doc) => {
-    const v = value(doc);
-    if (typeof v === "number") {
-      if (Number.isNaN(v)) throw conversionFailure("Attempt to convert NaN value to integer type");
-      if (!Number.isFinite(v)) throw conversionFailure("Attempt to convert infinity value to integer type");
-      if (v < INT_MIN || v > INT_MAX) throw conversionFailure(`Conversion would overflow target type: ${v}`);
-      return Math.trunc(v) || 0;
-    }
-    if (isNullish(v)) return null;
-    if (typeof v === "boolean") return v ? 1 : 0;
-    if (v instanceof Long) {
-      if (v.lessThan(Long.fromInt(INT_MIN)) || v.greaterThan(Long.fromInt(INT_MAX))) throw conversionFailure(`Conversion would overflow target type: ${v.toString()}`);
-      return v.toNumber();
-    }
-    if (typeof v === "string" || isWideNumber(v)) return mingoWithValues(mingo.$toInt, [v], scope.options);
-    throw conversionFailure(`Unsupported conversion from ${typeName(v)} to int`);
-  };
-}, mingo.$toInt);
 
 /** MongoDB's `$max`/`$min` expression: 1 keeps the largest, -1 the smallest. */
 function extreme(sense: 1 | -1, fallback: MingoOperator) {
