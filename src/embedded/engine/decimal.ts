@@ -369,6 +369,17 @@ export function quantize(v: DecimalValue, exp: number, mode: Rounding): DecimalV
   return dec(negative ? -q : q, exp, negative);
 }
 
+/**
+ * Decimal128::quantize as `$round` calls it (with the reference 1E`exp`): when the result would
+ * need more than 34 digits, the value itself with a 34-digit coefficient (Decimal128::normalize,
+ * which adds 0E-6176) instead of NaN. `$floor`/`$ceil` quantize to 0E+0, a zero reference, for
+ * which MongoDB skips that step: use `quantize`.
+ */
+export function quantizeToPlaces(v: DecimalValue, exp: number, mode: Rounding): DecimalValue {
+  if (typeof v !== "number" && v.coef !== 0n && v.exp + digitCount(v.coef) - exp > MAX_DIGITS) return add(v, dec(0n, EXP_MIN));
+  return quantize(v, exp, mode);
+}
+
 /** Numeric order of two values; NaN sorts below every other value and equals NaN (as in MongoDB). */
 export function compareDecimals(a: DecimalValue, b: DecimalValue): number {
   if (typeof a === "number" || typeof b === "number") {
