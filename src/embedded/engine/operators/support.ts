@@ -1,11 +1,8 @@
 /**
  * What the engine's expression operators share: MongoDB's errors (codes and messages), argument
- * counts, BSON type names, truthiness (Value::coerceToBool) and the way back to mingo's own
- * operator for the values the engine leaves to it (Long and Decimal128 operands).
+ * counts, BSON type names and truthiness (Value::coerceToBool).
  */
 import { Decimal128, Long, Timestamp } from "bson";
-import type { Options } from "mingo/types";
-import type { OperatorFn } from "../expressions.js";
 import { MongoCommandError } from "../errors.js";
 import { bsonType } from "./query.js";
 
@@ -68,16 +65,11 @@ export function isTruthy(v: unknown): boolean {
   if (v === true) return true;
   if (v === false || v === null || v === undefined) return false;
   if (typeof v === "number") return v !== 0;
-  if (v instanceof Long) return !v.isZero();
+  // A Timestamp (a Long in the bson package) is not a number: true, as any non-numeric value.
+  if (v instanceof Long) return v instanceof Timestamp || !v.isZero();
   if (v instanceof Decimal128) return Number(v.toString()) !== 0;
   if (typeof v === "bigint") return v !== 0n;
   return true;
-}
-
-
-/** mingo's operator applied to already evaluated operands (each passed to it as a literal). */
-export function mingoWithValues(fn: OperatorFn, values: unknown[], options: Options): unknown {
-  return fn({}, values.map((v) => ({ $literal: v })), options);
 }
 
 /**
