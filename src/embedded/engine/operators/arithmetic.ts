@@ -71,6 +71,13 @@ function dateOverflow(): Error {
   return exprError(15, "date overflow");
 }
 
+/** A date's milliseconds (one past JS's date range, read from BSON, has none: out of reach as an overflow). */
+function millisOf(date: Date): bigint {
+  const ms = date.getTime();
+  if (Number.isNaN(ms)) throw dateOverflow();
+  return BigInt(ms);
+}
+
 /** Milliseconds plus a number of milliseconds in any numeric type, as MongoDB adds to dates (AddState::addToDateValue). */
 function addToMillis(ms: bigint, v: unknown): bigint {
   let n: bigint;
@@ -119,7 +126,7 @@ class AddState {
   add(v: unknown): void {
     if (v instanceof Date) {
       if (this.date) throw exprError(16612, "only one date allowed in an $add expression");
-      this.ms = addToMillis(addToMillis(0n, this.value()), BigInt(v.getTime()));
+      this.ms = addToMillis(addToMillis(0n, this.value()), millisOf(v));
       this.date = true;
       return;
     }
@@ -294,7 +301,7 @@ export const $divide = engineOperator((args, scope) => {
 
 /** A date minus a number of milliseconds in any numeric type (evaluateSubtract). */
 function subtractFromDate(date: Date, v: unknown): Date {
-  const ms = BigInt(date.getTime());
+  const ms = millisOf(date);
   const type = numericType(v);
   let n: bigint;
   if (type === INT || type === LONG) n = integerOf(v);
@@ -330,7 +337,10 @@ export const $subtract = engineOperator((args, scope) => {
     }
     if (isNullish(a) || isNullish(b)) return null;
     if (a instanceof Date) {
-      if (b instanceof Date) return intOrLong(a.getTime() - b.getTime());
+      if (b instanceof Date) {
+        const ms = a.getTime() - b.getTime();
+        return Number.isNaN(ms) ? ms : intOrLong(ms);
+      }
       if (tb >= 0) return subtractFromDate(a, b);
       throw typeMismatch(`can't $subtract ${typeName(b)} from Date`);
     }
