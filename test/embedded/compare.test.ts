@@ -3,6 +3,9 @@
  * $sort, range operators, $min/$max and equality all rest on it. Its fast paths are checked here
  * against the straightforward implementation they replaced (kept below as the reference), on
  * random BSON values of every type, nested documents and arrays included (fast-check, fixed seed).
+ * The reference compares numbers as exact fractions, whatever their types (a Long past 2^53, a
+ * Decimal128 with more digits than a double, 0.1 as a decimal below the double 0.1), and sorts a
+ * Timestamp as a timestamp (bson's Timestamp extends Long; both once sorted it as a number).
  */
 import { Binary, Decimal128, Long, MaxKey, MinKey, ObjectId, Timestamp } from "bson";
 import fc from "fast-check";
@@ -27,22 +30,56 @@ function refTypeRank(v: unknown): number {
   }
   if (v instanceof MinKey) return -1;
   if (v instanceof MaxKey) return 99;
+  // Timestamp extends Long in the bson package: it is not a number.
+  if (v instanceof Timestamp) return 10;
   if (v instanceof Long || v instanceof Decimal128) return 2;
   if (v instanceof Date) return 9;
   if (v instanceof ObjectId) return 7;
-  if (v instanceof Timestamp) return 10;
   if (v instanceof RegExp) return 11;
   if (v instanceof Binary || v instanceof Uint8Array) return 6;
   if (Array.isArray(v)) return 5;
   return 4;
 }
 
-function refToNumber(v: unknown): number {
-  if (typeof v === "number") return v;
-  if (typeof v === "bigint") return Number(v);
-  if (v instanceof Long) return v.toNumber();
-  if (v instanceof Decimal128) return Number(v.toString());
-  return NaN;
+/** A number's exact value as a fraction num/den (den > 0), or NaN/±Infinity. */
+function refExact(v: unknown): { num: bigint; den: bigint } | number {
+  if (typeof v === "bigint") return { num: v, den: 1n };
+  if (v instanceof Long) return { num: BigInt(v.toString()), den: 1n };
+  if (typeof v === "number") {
+    if (!Number.isFinite(v)) return v;
+    // v = m / 2^k with an integer m.
+    let m = v;
+    let den = 1n;
+    while (!Number.isInteger(m)) {
+      m *= 2;
+      den *= 2n;
+    }
+    return { num: BigInt(m), den };
+  }
+  const s = (v as Decimal128).toString();
+  if (s === "NaN") return NaN;
+  if (s.endsWith("Infinity")) return s.startsWith("-") ? -Infinity : Infinity;
+  const [mantissa, e = "0"] = s.split("E");
+  const [whole, frac = ""] = mantissa!.split(".");
+  const exp = Number(e) - frac.length;
+  const num = BigInt(whole! + frac);
+  return exp >= 0 ? { num: num * 10n ** BigInt(exp), den: 1n } : { num, den: 10n ** BigInt(-exp) };
+}
+
+function refNumbers(a: unknown, b: unknown): number {
+  const x = refExact(a);
+  const y = refExact(b);
+  if (typeof x === "number" || typeof y === "number") {
+    const p = typeof x === "number" ? x : 0;
+    const q = typeof y === "number" ? y : 0;
+    // NaN below every other number (a NaN once compared equal to any Long, which broke the order:
+    // NaN < 0 = Long 0 = NaN, and an index holding all three lost entries).
+    if (Number.isNaN(p) || Number.isNaN(q)) return Number.isNaN(p) ? (Number.isNaN(q) ? 0 : -1) : 1;
+    return p < q ? -1 : p > q ? 1 : 0;
+  }
+  const l = x.num * y.den;
+  const r = y.num * x.den;
+  return l < r ? -1 : l > r ? 1 : 0;
 }
 
 function refBytes(a: Uint8Array, b: Uint8Array): number {
@@ -71,13 +108,8 @@ function reference(a: unknown, b: unknown): number {
         if (Number.isNaN(b)) return 1;
         return a < b ? -1 : a > b ? 1 : 0;
       }
-      if (a instanceof Long && b instanceof Long) return a.compare(b);
-      const x = refToNumber(a);
-      const y = refToNumber(b);
-      // NaN below every other number here too (a NaN once compared equal to any Long, which broke
-      // the order: NaN < 0 = Long 0 = NaN, and an index holding all three lost entries).
-      if (Number.isNaN(x) || Number.isNaN(y)) return Number.isNaN(x) ? (Number.isNaN(y) ? 0 : -1) : 1;
-      return x < y ? -1 : x > y ? 1 : 0;
+      // Exact across types: an int64 past 2^53, a decimal with more digits than a double.
+      return refNumbers(a, b);
     }
     case 3:
       // MongoDB's simple collation: UTF-8 bytes.
@@ -145,6 +177,16 @@ const leaf = fc.oneof(
   fc.constantFrom(new ObjectId("65a000000000000000000001"), new ObjectId("65a000000000000000000002")),
   fc.integer({ min: -3, max: 3 }).map((n) => Long.fromNumber(n)),
   fc.constantFrom(Long.fromString("9223372036854775807"), Decimal128.fromString("1.5"), Decimal128.fromString("-2")),
+  // Where a double's view of the value is not enough: past 2^53, 0.1 as a decimal and a double,
+  // 34 digits, decimals beyond the doubles, decimal NaN, infinities and signed zeros.
+  fc.constantFrom(0.1, 2 ** 53 + 2, 1e300, 5e-324, Long.fromString("9007199254740993"), Long.fromString("-9223372036854775808")),
+  fc.constantFrom(
+    Decimal128.fromString("0.1"), Decimal128.fromString("0.1000000000000000055511151231257827"), Decimal128.fromString("9007199254740993"),
+    Decimal128.fromString("9007199254740992.5"), Decimal128.fromString("1.000000000000000000000000000000001"), Decimal128.fromString("1.00"),
+    Decimal128.fromString("1E+400"), Decimal128.fromString("-1E-400"), Decimal128.fromString("NaN"), Decimal128.fromString("Infinity"),
+    Decimal128.fromString("-Infinity"), Decimal128.fromString("-0.00"), Decimal128.fromString("9223372036854775807"),
+  ),
+  fc.bigInt({ min: -(2n ** 64n), max: 2n ** 64n }).map((n) => Decimal128.fromString(`${n}E-${Number(n % 7n < 0n ? -n % 7n : n % 7n)}`)),
   fc.constantFrom(new Binary(Buffer.from("ab")), new Binary(Buffer.from("b")), /a/i, /b/, new MinKey(), new MaxKey()),
   fc.constantFrom(new Timestamp({ t: 1, i: 1 }), new Timestamp({ t: 2, i: 0 })),
   // ObjectIds that differ in any byte (bson keeps them as four 24-bit words).

@@ -1,8 +1,9 @@
 /**
  * The engine's compiled expression operators (src/embedded/engine/operators/arithmetic.ts,
- * logic.ts, arrays.ts, replaceRoot.ts): through the driver against MongoDB's documented
- * behaviour, and in-process against mingo's own operators on random documents and expressions
- * (fixed seed), where the two agree by design; `$round` against an exact reference.
+ * convert.ts, logic.ts, arrays.ts, replaceRoot.ts; Long and Decimal128 operands in
+ * decimal-arithmetic.test.ts): through the driver against MongoDB's documented behaviour, and
+ * in-process against mingo's own operators on random documents and expressions (fixed seed),
+ * where the two agree by design; `$round` against an exact reference.
  *
  * Where the engine follows MongoDB rather than mingo (so the differential test does not generate
  * the case, and a driver test below pins MongoDB's answer):

@@ -4,6 +4,7 @@
  * arrays < binary < ObjectId < booleans < dates < timestamps < regular expressions < MaxKey.
  */
 import { Binary, Decimal128, Long, MaxKey, MinKey, ObjectId, Timestamp } from "bson";
+import { compareNumbers } from "./numeric.js";
 
 /** Sentinels that sort below and above every BSON value; used to bound index range scans. */
 export const LOWEST = Symbol("lowest");
@@ -32,20 +33,13 @@ export function typeRank(v: unknown): number {
   if (v instanceof ObjectId) return 7;
   if (v instanceof MinKey) return -1;
   if (v instanceof MaxKey) return 99;
-  if (v instanceof Long || v instanceof Decimal128) return 2;
+  // Timestamp extends Long in the bson package: test it first.
   if (v instanceof Timestamp) return 10;
+  if (v instanceof Long || v instanceof Decimal128) return 2;
   if (v instanceof RegExp) return 11;
   if (v instanceof Binary || v instanceof Uint8Array) return 6;
   if (Array.isArray(v)) return 5;
   return 4;
-}
-
-function toNumber(v: unknown): number {
-  if (typeof v === "number") return v;
-  if (typeof v === "bigint") return Number(v);
-  if (v instanceof Long) return v.toNumber();
-  if (v instanceof Decimal128) return Number(v.toString());
-  return NaN;
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
@@ -120,22 +114,11 @@ export function compareValues(a: unknown, b: unknown): number {
     case -10:
     case 100:
       return 0;
-    case 2: {
-      if (typeof a === "number" && typeof b === "number") {
-        // NaN sorts below every other number, as in MongoDB.
-        if (Number.isNaN(a)) return Number.isNaN(b) ? 0 : -1;
-        if (Number.isNaN(b)) return 1;
-        return a < b ? -1 : a > b ? 1 : 0;
-      }
+    case 2:
       if (a instanceof Long && b instanceof Long) return a.compare(b);
-      const x = toNumber(a);
-      const y = toNumber(b);
-      if (x < y) return -1;
-      if (x > y) return 1;
-      if (x === y) return 0;
-      // NaN (a double's or a Decimal128's) sorts below every other number, whatever their types.
-      return Number.isNaN(x) ? (Number.isNaN(y) ? 0 : -1) : 1;
-    }
+      // Exactly across types (a long past 2^53 against a double, a decimal against 0.1); NaN,
+      // a double's or a Decimal128's, sorts below every other number.
+      return compareNumbers(a, b);
     case 3:
       return compareStrings(String(a), String(b));
     case 4:

@@ -16,6 +16,7 @@
  */
 import { Binary, Decimal128, Long, MaxKey, MinKey, ObjectId, Timestamp } from "bson";
 import { compareValues } from "./compare.js";
+import { doubleToDecimal, fromDecimal128, normalizeDecimal } from "./decimal.js";
 
 export class EqualityKeys {
   /** Values no tag covers, each distinct one (by compareValues) once: keyed by position. */
@@ -100,48 +101,8 @@ function longKey(v: Long): string {
   return "n" + big.toString() + ";";
 }
 
-/** A finite decimal value: coefficient × 10^exponent. */
-export interface Decimal {
-  coef: bigint;
-  exp: number;
-}
-
-/** The value of a Decimal128: finite as coefficient and exponent, else NaN or ±Infinity. */
-export function parseDecimal128(d: Decimal128): Decimal | number {
-  const s = d.toString();
-  const m = /^(-)?(\d+)(?:\.(\d+))?(?:E([+-]\d+))?$/i.exec(s);
-  if (!m) return s.startsWith("-") && /inf/i.test(s) ? -Infinity : /inf/i.test(s) ? Infinity : NaN;
-  const frac = m[3] ?? "";
-  const coef = BigInt((m[1] ?? "") + m[2] + frac);
-  return { coef, exp: Number(m[4] ?? 0) - frac.length };
-}
-
-/** The same value with no trailing zeros in the coefficient (0 has exponent 0). */
-export function normalizeDecimal(d: Decimal): Decimal {
-  let { coef, exp } = d;
-  if (coef === 0n) return { coef: 0n, exp: 0 };
-  while (coef % 10n === 0n) {
-    coef /= 10n;
-    exp++;
-  }
-  return { coef, exp };
-}
-
-/** The exact value of a finite double as a decimal. */
-export function doubleToDecimal(x: number): Decimal {
-  if (Number.isInteger(x)) return normalizeDecimal({ coef: BigInt(x), exp: 0 });
-  // x = mantissa × 2^e with an integer mantissa; x = mantissa × 5^-e × 10^e for e < 0.
-  let e = 0;
-  let m = x;
-  while (!Number.isInteger(m)) {
-    m *= 2;
-    e--;
-  }
-  return normalizeDecimal({ coef: BigInt(m) * 5n ** BigInt(-e), exp: e });
-}
-
 function decimalKey(d: Decimal128): string {
-  const parsed = parseDecimal128(d);
+  const parsed = fromDecimal128(d);
   if (typeof parsed === "number") return numberKey(parsed);
   const { coef, exp } = normalizeDecimal(parsed);
   if (exp >= 0) return "n" + (coef * 10n ** BigInt(exp)).toString() + ";";

@@ -5,8 +5,9 @@
  * numeric types, `$type` by BSON type, `$count` on empty input, `$densify` filling its bounds, comparison expressions across types,
  * `$group` streaming its input into per-group accumulators with MongoDB's equality and accumulator rules,
  * `$addFields`/`$set`, `$project`, `$replaceRoot`/`$replaceWith` and `$match`'s `$expr` with compiled
- * expressions, and the arithmetic, logic, array and variable operators of operators/arithmetic.ts,
- * logic.ts and arrays.ts, which compile themselves with MongoDB's semantics).
+ * expressions, and the arithmetic, type conversion, logic, array and variable operators of
+ * operators/arithmetic.ts, convert.ts, logic.ts and arrays.ts, which compile themselves with
+ * MongoDB's semantics).
  */
 import { Aggregator } from "mingo/aggregator";
 import { Context, ProcessingMode } from "mingo/core";
@@ -24,6 +25,7 @@ import { $dateTrunc } from "./operators/dateTrunc.js";
 import { $addFields } from "./operators/addFields.js";
 import * as arithmetic from "./operators/arithmetic.js";
 import * as arrays from "./operators/arrays.js";
+import * as convert from "./operators/convert.js";
 import * as logic from "./operators/logic.js";
 import { $project, projectionMayWriteNested } from "./operators/project.js";
 import { $expr, $replaceRoot, $replaceWith } from "./operators/replaceRoot.js";
@@ -65,7 +67,7 @@ function $_embeddedStage(collection: Iterator, run: EngineStage, options: Option
 
 const OPERATORS = {
   accumulator,
-  expression: { ...expression, ...comparison, $dateTrunc, ...arithmetic, ...logic, ...arrays },
+  expression: { ...expression, ...comparison, $dateTrunc, ...arithmetic, ...convert, ...logic, ...arrays },
   pipeline: {
     ...pipeline,
     $sort,

@@ -12,6 +12,7 @@
  * rounded division of two exact doubles). Everything else (large values, many places, negative
  * places) is computed exactly on the double's decimal expansion with BigInt.
  */
+import { exactDouble } from "./decimal.js";
 
 const POW10: number[] = Array.from({ length: 23 }, (_, i) => 10 ** i);
 /** 2^27 + 1: splits a double into two halves whose products are exact (Veltkamp). */
@@ -49,25 +50,6 @@ export function roundDouble(x: number, places: number): number {
   return roundExactly(x, places);
 }
 
-/** |x| as digits × 10^exponent, exactly. */
-function decimalExpansion(x: number): { digits: bigint; exponent: number } {
-  const view = new DataView(new ArrayBuffer(8));
-  view.setFloat64(0, x);
-  const hi = view.getUint32(0);
-  const lo = view.getUint32(4);
-  const biased = (hi >>> 20) & 0x7ff;
-  let mantissa = (BigInt(hi & 0xfffff) << 32n) | BigInt(lo);
-  let e: number;
-  if (biased === 0) e = -1074;
-  else {
-    mantissa |= 1n << 52n;
-    e = biased - 1075;
-  }
-  if (e >= 0) return { digits: mantissa << BigInt(e), exponent: 0 };
-  // m·2^e = m·5^(−e)·10^e
-  return { digits: mantissa * 5n ** BigInt(-e), exponent: e };
-}
-
 /** n / d rounded half to even (n ≥ 0, d > 0). */
 export function divideHalfEven(n: bigint, d: bigint): bigint {
   const q = n / d;
@@ -79,7 +61,9 @@ export function divideHalfEven(n: bigint, d: bigint): bigint {
 /** The same rounding computed on the exact decimal expansion, whatever the value (exported for tests). */
 export function roundExactly(x: number, places: number): number {
   if (!Number.isFinite(x) || x === 0) return x;
-  let { digits, exponent } = decimalExpansion(Math.abs(x));
+  const exact = exactDouble(Math.abs(x));
+  let digits = exact.coef;
+  let exponent = exact.exp;
   // Decimal128(double, kRoundTo34Digits): 34 significant digits, half to even.
   const length = digits.toString().length;
   if (length > 34) {

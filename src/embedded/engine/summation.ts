@@ -14,44 +14,18 @@
  * other JS numbers are doubles, as they arrived or would leave.
  */
 import { Decimal128, Long, Timestamp } from "bson";
-import { type Decimal, doubleToDecimal, parseDecimal128 } from "./equality.js";
+import { type Decimal, dec, digitCount, divide, doubleToDecimal, finish, fromDecimal128, pow10, toDecimal128 } from "./decimal.js";
+import { DECIMAL, DOUBLE, INT, isInt, LONG, LONG_MAX, LONG_MIN } from "./numeric.js";
 
-const INT = 0;
-const LONG = 1;
-const DOUBLE = 2;
-const DECIMAL = 3;
-
-export const LONG_MIN = -(2n ** 63n);
-export const LONG_MAX = 2n ** 63n - 1n;
 const TWO_32 = 2n ** 32n;
-
-const TEN = 10n;
-const digits = (n: bigint) => (n < 0n ? -n : n).toString().length;
-
-/** `d` rounded half to even to at most 34 significant digits (Decimal128's precision). */
-function round34(d: Decimal): Decimal {
-  const extra = digits(d.coef) - 34;
-  if (extra <= 0) return d;
-  const unit = TEN ** BigInt(extra);
-  const negative = d.coef < 0n;
-  const abs = negative ? -d.coef : d.coef;
-  let q = abs / unit;
-  const twice = (abs % unit) * 2n;
-  if (twice > unit || (twice === unit && q % 2n === 1n)) q += 1n;
-  let exp = d.exp + extra;
-  if (digits(q) > 34) {
-    q /= TEN;
-    exp++;
-  }
-  return { coef: negative ? -q : q, exp };
-}
 
 /** A double as MongoDB makes it a Decimal128 for a sum (`Decimal128(double, kRoundTo34Digits)`): 34 significant digits. */
 function doubleTo34Digits(x: number): Decimal {
   if (x === 0) return { coef: 0n, exp: 0 };
-  const d = round34(doubleToDecimal(x));
-  const pad = 34 - digits(d.coef);
-  return pad > 0 ? { coef: d.coef * TEN ** BigInt(pad), exp: d.exp - pad } : d;
+  const exact = doubleToDecimal(x);
+  const d = finish(exact.coef, exact.exp) as Decimal;
+  const pad = 34 - digitCount(d.coef);
+  return pad > 0 ? { coef: d.coef * pow10(pad), exp: d.exp - pad } : d;
 }
 
 /**
@@ -75,38 +49,21 @@ class DecimalTotal {
       this.exp = d.exp;
       this.started = true;
     } else if (d.exp < this.exp) {
-      this.coef = this.coef * TEN ** BigInt(this.exp - d.exp) + d.coef;
+      this.coef = this.coef * pow10(this.exp - d.exp) + d.coef;
       this.exp = d.exp;
     } else {
-      this.coef += d.coef * TEN ** BigInt(d.exp - this.exp);
+      this.coef += d.coef * pow10(d.exp - this.exp);
     }
   }
 
   /**
-   * The total divided by `count`, as a Decimal128: an exact quotient has the exponent nearest the
-   * total's (decimal division's preferred exponent), any other is rounded to 34 digits.
+   * The total divided by `count`, as a Decimal128 (decimal division: an exact quotient keeps the
+   * exponent nearest the total's, any other has 34 digits).
    */
   value(count = 1): Decimal128 {
-    if (this.special !== 0 || Number.isNaN(this.special)) return Decimal128.fromString(String(this.special));
-    let { coef, exp } = round34({ coef: this.coef, exp: this.exp });
-    if (count !== 1) {
-      const divisor = BigInt(count);
-      let exact: Decimal | null = null;
-      for (let k = 0; k <= 34 && exact === null; k++) {
-        const n = coef * TEN ** BigInt(k);
-        if (n % divisor === 0n) {
-          const q = n / divisor;
-          if (digits(q) <= 34) exact = { coef: q, exp: exp - k };
-          else break;
-        }
-      }
-      if (exact) ({ coef, exp } = exact);
-      else {
-        const scale = 40 + digits(divisor);
-        ({ coef, exp } = round34({ coef: (coef * TEN ** BigInt(scale)) / divisor, exp: exp - scale }));
-      }
-    }
-    return Decimal128.fromString(`${coef}E${exp}`);
+    if (this.special !== 0 || Number.isNaN(this.special)) return toDecimal128(this.special);
+    const total = finish(this.coef, this.exp);
+    return toDecimal128(count === 1 ? total : divide(total, dec(BigInt(count), 0)));
   }
 }
 
@@ -125,7 +82,7 @@ export class NumericTotal {
 
   add(v: unknown): void {
     if (typeof v === "number") {
-      if (this.type === INT && !(v >= -2147483648 && v <= 2147483647 && Number.isInteger(v) && !Object.is(v, -0))) this.type = DOUBLE;
+      if (this.type === INT && !isInt(v)) this.type = DOUBLE;
       this.addDouble(v);
       this.count++;
     } else if (typeof v === "object" && v !== null && !(v instanceof Timestamp)) {
@@ -139,7 +96,7 @@ export class NumericTotal {
         this.count++;
       } else if (v instanceof Decimal128) {
         this.type = DECIMAL;
-        (this.decimal ??= new DecimalTotal()).add(parseDecimal128(v));
+        (this.decimal ??= new DecimalTotal()).add(fromDecimal128(v));
         this.count++;
       }
     }
@@ -256,7 +213,7 @@ export class NumericColumn {
       return;
     }
     if (typeof v === "number") {
-      if (this.type[slot] === INT && !(v >= -2147483648 && v <= 2147483647 && Number.isInteger(v) && !Object.is(v, -0))) this.type[slot] = DOUBLE;
+      if (this.type[slot] === INT && !isInt(v)) this.type[slot] = DOUBLE;
       // NumericTotal.addDouble, on the slot's arrays.
       this.special[slot]! += v;
       let s = v + this.addend[slot]!;

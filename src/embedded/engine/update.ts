@@ -5,7 +5,7 @@ import { compareValues } from "./compare.js";
 import { ErrorCodes, failedToParse, MongoCommandError } from "./errors.js";
 import { newAggregator, plainOptions } from "./mingo-options.js";
 import { isInt32 } from "./operators/support.js";
-import { LONG_MAX, LONG_MIN } from "./summation.js";
+import { LONG_MAX, LONG_MIN } from "./numeric.js";
 import { cloneDoc, type Doc, isPlainObject } from "./paths.js";
 
 const MODIFIERS = new Set([

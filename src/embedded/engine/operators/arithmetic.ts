@@ -1,43 +1,65 @@
 /**
  * Arithmetic expressions with MongoDB's semantics, compiled (see expressions.ts): `$add`,
- * `$subtract`, `$multiply`, `$divide`, `$round`, `$floor`, `$ceil`, `$toInt`, and the expression
- * forms of `$max`/`$min`.
+ * `$subtract`, `$multiply`, `$divide`, `$round`, `$floor`, `$ceil`, and the expression forms of
+ * `$sum`, `$avg`, `$max` and `$min`, over the four numeric BSON types (numeric.ts: ints, doubles,
+ * Longs, Decimal128s), as MongoDB's AddState, MultiplyState, evaluateSubtract, evaluateDivide and
+ * evaluateRoundOrTrunc compute them:
+ * - the result has the widest operand type: any decimal makes a decimal (the other operands
+ *   coerced exactly, doubles to 15 significant digits), else any double a double, else any long a
+ *   long (exact past 2^53; one that overflows int64 becomes a double), else an int (one that
+ *   overflows int32 becomes a long). `$add` and `$multiply` widen operand by operand, in order:
+ *   what came before a decimal is converted as it stands (a double total to 15 digits);
+ * - decimal results are decimal128 arithmetic (decimal.ts): 34 significant digits, half to even,
+ *   an exact result keeping its ideal exponent (`2.50 × 2` is `5.00`, `1 / 4` is `0.25`);
+ *   `$divide` of non-decimals is a double;
  * - null or missing operands make the result null, checked operand by operand in order as MongoDB
  *   does (`$add`, `$multiply`: the first null answers null even when a later operand has the wrong
  *   type; `$divide`, `$subtract`: a type error only when neither operand is null);
  * - wrong types fail with MongoDB's codes: TypeMismatch (14) for `$add`, `$subtract`,
  *   `$multiply`, `$divide`; 16612 for a second date in `$add`; 28765 for `$floor`/`$ceil`;
- *   51081–51083 for `$round`; ConversionFailure (241) for `$toInt`; division by zero is BadValue
- *   (2, "can't $divide by zero") — mingo answered NaN operands with errors and took dates in `$toInt`;
+ *   51081–51083 for `$round`; division by zero (a decimal zero too) is BadValue (2, "can't
+ *   $divide by zero"); date arithmetic past int64 is Overflow (15, "date overflow");
  * - dates: date + numbers and date − number are dates (a double rounded half away from zero to
- *   whole milliseconds, as llround), date − date is milliseconds;
- * - `$round` rounds half to even on the double's decimal value (round.ts), as MongoDB does. mingo's
- *   `$round` truncated whenever the digit after the last kept one was a 5 (1.2351 → 1.23, 1350 at
- *   -2 → 1300) and rounded half away from zero in other cases;
- * - `$max`/`$min` ignore null and missing, compare in BSON order and keep the first of equal
- *   values; one operand that is an array stands for its elements (ExpressionFromAccumulator);
- * - `$toInt` truncates doubles toward zero and refuses NaN, infinities and values outside int32,
- *   dates and non-numeric types (MongoDB's $convert); strings are converted by mingo, as before.
- * Long and Decimal128 operands (and strings in `$toInt`) are computed by mingo's operator, as before.
+ *   whole milliseconds, as llround; a decimal half to even, as Decimal128::toLong). In `$add` the
+ *   numbers before the date are summed in their type first, those after added one by one;
+ *   date − date is milliseconds: an int when it fits int32, else a long (MongoDB answers a long;
+ *   the engine's int is the same value, while a JS number past int32 would count as a double);
+ * - `$round` rounds half to even on the double's decimal value (round.ts), as MongoDB does, and a
+ *   decimal half to even at its place (`Decimal128::quantize`: `{$round: [NumberDecimal("2.5")]}`
+ *   is 2, `[NumberDecimal("1"), 2]` is 1.00); `$floor`/`$ceil` of a decimal are decimals with
+ *   exponent 0. mingo's `$round` truncated whenever the digit after the last kept one was a 5
+ *   (1.2351 → 1.23, 1350 at -2 → 1300), and mingo refused or mis-computed Longs and Decimal128s;
+ * - `$sum`/`$avg` (one operand: an array's elements, or the value; several: each) add with
+ *   summation.ts as `$group` does, ignoring non-numbers; `$max`/`$min` ignore null and missing,
+ *   compare in BSON order and keep the first of equal values; one operand that is an array stands
+ *   for its elements (ExpressionFromAccumulator).
  */
 import { Decimal128, Long } from "bson";
 import * as mingoAccumulatorOps from "mingo/operators/accumulator";
 import * as mingoExpression from "mingo/operators/expression";
 import { compareValues } from "../compare.js";
+import { add, dec, type DecimalValue, divide, doubleTo15Digits, fromDecimal128, multiply, quantize, quantizeToPlaces, subtract, toDecimal128, decimalToInteger } from "../decimal.js";
 import { engineOperator, type OperatorFn, type Evaluate, type Scope } from "../expressions.js";
-import { roundDouble, roundInteger } from "../round.js";
 import {
-  exprError,
-  fixedArity,
-  isNullish,
-  isWideNumber,
-  llround,
-  mingoWithValues,
-  operands,
-  rangedArity,
-  typeMismatch,
-  typeName,
-} from "./support.js";
+  DECIMAL,
+  decimalOf,
+  DOUBLE,
+  doubleOf,
+  fitsLong,
+  INT,
+  integerOf,
+  intOrLong,
+  isInt,
+  LONG,
+  LONG_LIMIT,
+  LONG_MAX,
+  LONG_MIN,
+  longValue,
+  numericType,
+} from "../numeric.js";
+import { roundDouble, roundInteger } from "../round.js";
+import { NumericTotal } from "../summation.js";
+import { exprError, fixedArity, isNullish, llround, operands, rangedArity, typeMismatch, typeName } from "./support.js";
 
 /** mingo's own operators, for what the engine leaves to them. */
 const mingo = mingoExpression as unknown as { [K in keyof typeof mingoExpression]: OperatorFn };
@@ -49,56 +71,200 @@ function dateOverflow(): Error {
   return exprError(15, "date overflow");
 }
 
-const INT64_LIMIT = 2 ** 63;
-
-/** Milliseconds plus a number of milliseconds (a double rounded as llround), as MongoDB adds to dates. */
-function addMillis(ms: number, n: number): number {
-  if (Number.isInteger(n)) return ms + n;
-  if (!(n >= -INT64_LIMIT && n < INT64_LIMIT)) throw dateOverflow();
-  return ms + llround(n);
+/** A date's milliseconds (one past JS's date range, read from BSON, has none: out of reach as an overflow). */
+function millisOf(date: Date): bigint {
+  const ms = date.getTime();
+  if (Number.isNaN(ms)) throw dateOverflow();
+  return BigInt(ms);
 }
 
-function evaluateAll(ops: Evaluate[], doc: Parameters<Evaluate>[0]): unknown[] {
-  return ops.map((op) => op(doc));
+/** Milliseconds plus a number of milliseconds in any numeric type, as MongoDB adds to dates (AddState::addToDateValue). */
+function addToMillis(ms: bigint, v: unknown): bigint {
+  let n: bigint;
+  switch (numericType(v)) {
+    case INT:
+    case LONG:
+      n = integerOf(v);
+      break;
+    case DOUBLE: {
+      const x = v as number;
+      if (!(x >= -LONG_LIMIT && x < LONG_LIMIT)) throw dateOverflow();
+      n = BigInt(llround(x));
+      break;
+    }
+    default: {
+      const whole = decimalToInteger(fromDecimal128(v as Decimal128), "halfEven", LONG_MIN, LONG_MAX);
+      if (whole === null) throw dateOverflow();
+      n = whole;
+    }
+  }
+  const sum = ms + n;
+  if (!fitsLong(sum)) throw dateOverflow();
+  return sum;
+}
+
+/**
+ * MongoDB's AddState: a long, double and decimal total and the widest type so far; once a date is
+ * met, the total so far and every later operand are added to its milliseconds.
+ */
+class AddState {
+  private type: number;
+  private long = 0n;
+  private double = 0;
+  private decimal: DecimalValue = 0;
+  private date = false;
+  private ms = 0n;
+
+  /** The state after JS numbers only: their sum (exact, for ints) and whether all were ints. */
+  constructor(total: number, ints: boolean) {
+    this.type = ints ? INT : DOUBLE;
+    if (ints) this.long = BigInt(total);
+    else this.double = total;
+  }
+
+  /** Adds a number or a date (the caller has checked the type). */
+  add(v: unknown): void {
+    if (v instanceof Date) {
+      if (this.date) throw exprError(16612, "only one date allowed in an $add expression");
+      this.ms = addToMillis(addToMillis(0n, this.value()), millisOf(v));
+      this.date = true;
+      return;
+    }
+    if (this.date) {
+      this.ms = addToMillis(this.ms, v);
+      return;
+    }
+    const old = this.type;
+    const type = numericType(v);
+    if (type > this.type) {
+      this.type = type;
+      if (type === DOUBLE) this.double = Number(this.long);
+      else if (type === DECIMAL) this.decimal = old === DOUBLE ? doubleTo15Digits(this.double) : dec(this.long, 0);
+    }
+    if (this.type === DECIMAL) this.decimal = add(this.decimal, decimalOf(v));
+    else if (this.type === DOUBLE) this.double += doubleOf(v);
+    else {
+      const sum = this.long + integerOf(v);
+      if (fitsLong(sum)) this.long = sum;
+      else {
+        // An int64 overflow goes on as a double.
+        this.type = DOUBLE;
+        this.double = Number(this.long) + doubleOf(v);
+      }
+    }
+  }
+
+  value(): unknown {
+    if (this.date) return new Date(Number(this.ms));
+    if (this.type === INT) return intOrLong(this.long);
+    if (this.type === LONG) return longValue(this.long);
+    if (this.type === DOUBLE) return this.double;
+    return toDecimal128(this.decimal);
+  }
 }
 
 export const $add = engineOperator((args, scope) => {
   const ops = operands(args).map((e) => scope.compile(e));
   const n = ops.length;
+  /** From operand `i` (its value `first`) on, past the JS numbers summed so far. */
+  const rest = (doc: Parameters<Evaluate>[0], i: number, first: unknown, total: number, ints: boolean): unknown => {
+    const state = new AddState(total, ints);
+    for (let k = i; k < n; k++) {
+      const v = k === i ? first : ops[k]!(doc);
+      if (isNullish(v)) return null;
+      if (!(v instanceof Date) && numericType(v) < 0) throw typeMismatch(`$add only supports numeric or date types, not ${typeName(v)}`);
+      state.add(v);
+    }
+    return state.value();
+  };
   return (doc) => {
+    // JS numbers only: their sum in order is MongoDB's (ints add exactly in a double).
     let total = 0;
-    let ms = 0;
-    let date = false;
+    let ints = true;
     for (let i = 0; i < n; i++) {
       const v = ops[i]!(doc);
       if (typeof v === "number") {
-        if (date) ms = addMillis(ms, v);
-        else total += v;
+        total += v;
+        if (ints && !isInt(v)) ints = false;
       } else if (isNullish(v)) return null;
-      else if (v instanceof Date) {
-        if (date) throw exprError(16612, "only one date allowed in an $add expression");
-        date = true;
-        ms = addMillis(v.getTime(), total);
-      } else if (isWideNumber(v)) return mingoWithValues(mingo.$add, evaluateAll(ops, doc), scope.options);
-      else throw typeMismatch(`$add only supports numeric or date types, not ${typeName(v)}`);
+      else return rest(doc, i, v, total, ints);
     }
-    return date ? new Date(ms) : total;
+    return ints ? intOrLong(total) : total;
   };
 }, mingo.$add);
+
+/** MongoDB's MultiplyState: a double product always, the exact int64 one while only ints and longs came, a decimal one from the first decimal. */
+class MultiplyState {
+  private type: number;
+  private long: bigint;
+  private double: number;
+  private decimal: DecimalValue = 0;
+
+  /** The state after JS numbers only: their product (exact, for ints) and whether all were ints. */
+  constructor(product: number, ints: boolean) {
+    this.type = ints ? INT : DOUBLE;
+    this.long = ints ? BigInt(product) : 0n;
+    this.double = product;
+  }
+
+  multiply(v: unknown): void {
+    const old = this.type;
+    const type = numericType(v);
+    if (type > this.type) this.type = type;
+    if (this.type === DECIMAL) {
+      if (old !== DECIMAL) this.decimal = old === DOUBLE ? doubleTo15Digits(this.double) : dec(this.long, 0);
+      this.decimal = multiply(this.decimal, decimalOf(v));
+      return;
+    }
+    this.double *= doubleOf(v);
+    if (this.type !== DOUBLE) {
+      const product = this.long * integerOf(v);
+      // An int64 overflow goes on as the double product.
+      if (fitsLong(product)) this.long = product;
+      else this.type = DOUBLE;
+    }
+  }
+
+  value(): unknown {
+    if (this.type === INT) return intOrLong(this.long);
+    if (this.type === LONG) return longValue(this.long);
+    if (this.type === DOUBLE) return this.double;
+    return toDecimal128(this.decimal);
+  }
+}
 
 export const $multiply = engineOperator((args, scope) => {
   const ops = operands(args).map((e) => scope.compile(e));
   const n = ops.length;
+  const rest = (doc: Parameters<Evaluate>[0], i: number, first: unknown, product: number, ints: boolean): unknown => {
+    const state = new MultiplyState(product, ints);
+    for (let k = i; k < n; k++) {
+      const v = k === i ? first : ops[k]!(doc);
+      if (isNullish(v)) return null;
+      if (numericType(v) < 0) throw typeMismatch(`$multiply only supports numeric types, not ${typeName(v)}`);
+      state.multiply(v);
+    }
+    return state.value();
+  };
   return (doc) => {
+    // JS numbers only: a double product, exact for ints while it stays within 2^53.
     let product = 1;
+    let ints = true;
     for (let i = 0; i < n; i++) {
       const v = ops[i]!(doc);
-      if (typeof v === "number") product *= v;
-      else if (isNullish(v)) return null;
-      else if (isWideNumber(v)) return mingoWithValues(mingo.$multiply, evaluateAll(ops, doc), scope.options);
-      else throw typeMismatch(`$multiply only supports numeric types, not ${typeName(v)}`);
+      if (typeof v === "number") {
+        if (ints && isInt(v)) {
+          const next = product * v;
+          if (!(next >= -Number.MAX_SAFE_INTEGER && next <= Number.MAX_SAFE_INTEGER)) return rest(doc, i, v, product, true);
+          product = next;
+        } else {
+          ints = false;
+          product *= v;
+        }
+      } else if (isNullish(v)) return null;
+      else return rest(doc, i, v, product, ints);
     }
-    return product;
+    return ints ? intOrLong(product) : product;
   };
 }, mingo.$multiply);
 
@@ -116,34 +282,73 @@ export const $divide = engineOperator((args, scope) => {
       if (b === 0) throw exprError(2, "can't $divide by zero");
       return a / b;
     }
-    if ((isWideNumber(a) || typeof a === "number") && (isWideNumber(b) || typeof b === "number")) {
-      return mingoWithValues(mingo.$divide, [a, b], scope.options);
+    const ta = numericType(a);
+    const tb = numericType(b);
+    if (ta >= 0 && tb >= 0) {
+      if (ta === DECIMAL || tb === DECIMAL) {
+        const denominator = decimalOf(b);
+        if (typeof denominator !== "number" && denominator.coef === 0n) throw exprError(2, "can't $divide by zero");
+        return toDecimal128(divide(decimalOf(a), denominator));
+      }
+      const denominator = doubleOf(b);
+      if (denominator === 0) throw exprError(2, "can't $divide by zero");
+      return doubleOf(a) / denominator;
     }
     if (isNullish(a) || isNullish(b)) return null;
     throw typeMismatch(`$divide only supports numeric types, not ${typeName(a)} and ${typeName(b)}`);
   };
 }, mingo.$divide);
 
+/** A date minus a number of milliseconds in any numeric type (evaluateSubtract). */
+function subtractFromDate(date: Date, v: unknown): Date {
+  const ms = millisOf(date);
+  const type = numericType(v);
+  let n: bigint;
+  if (type === INT || type === LONG) n = integerOf(v);
+  else if (type === DOUBLE) {
+    const x = v as number;
+    if (!(x >= -LONG_LIMIT && x < LONG_LIMIT)) throw dateOverflow();
+    n = BigInt(llround(x));
+  } else {
+    const whole = decimalToInteger(fromDecimal128(v as Decimal128), "halfEven", LONG_MIN, LONG_MAX);
+    if (whole === null) throw dateOverflow();
+    n = whole;
+  }
+  const diff = ms - n;
+  if (!fitsLong(diff)) throw dateOverflow();
+  return new Date(Number(diff));
+}
+
 export const $subtract = engineOperator((args, scope) => {
   const [left, right] = binary("$subtract", args, scope);
   return (doc) => {
     const a = left(doc);
     const b = right(doc);
-    if (typeof a === "number" && typeof b === "number") return a - b;
-    const aNumeric = typeof a === "number" || isWideNumber(a);
-    const bNumeric = typeof b === "number" || isWideNumber(b);
-    if ((aNumeric && bNumeric) || (a instanceof Date && isWideNumber(b))) return mingoWithValues(mingo.$subtract, [a, b], scope.options);
+    if (typeof a === "number" && typeof b === "number") return isInt(a) && isInt(b) ? intOrLong(a - b) : a - b;
+    const ta = numericType(a);
+    const tb = numericType(b);
+    if (ta >= 0 && tb >= 0) {
+      const type = Math.max(ta, tb);
+      if (type === DECIMAL) return toDecimal128(subtract(decimalOf(a), decimalOf(b)));
+      if (type === DOUBLE) return doubleOf(a) - doubleOf(b);
+      const diff = integerOf(a) - integerOf(b);
+      // An int64 overflow is a double.
+      return fitsLong(diff) ? longValue(diff) : doubleOf(a) - doubleOf(b);
+    }
     if (isNullish(a) || isNullish(b)) return null;
     if (a instanceof Date) {
-      if (b instanceof Date) return a.getTime() - b.getTime();
-      if (typeof b === "number") return new Date(addMillis(a.getTime(), -b));
+      if (b instanceof Date) {
+        const ms = a.getTime() - b.getTime();
+        return Number.isNaN(ms) ? ms : intOrLong(ms);
+      }
+      if (tb >= 0) return subtractFromDate(a, b);
       throw typeMismatch(`can't $subtract ${typeName(b)} from Date`);
     }
     throw typeMismatch(`can't $subtract ${typeName(b)} from ${typeName(a)}`);
   };
 }, mingo.$subtract);
 
-function rounding(name: "$floor" | "$ceil", fn: (x: number) => number, fallback: MingoOperator) {
+function rounding(name: "$floor" | "$ceil", fn: (x: number) => number, mode: "floor" | "ceiling", fallback: MingoOperator) {
   return engineOperator((args, scope) => {
     const [operand] = fixedArity(name, args, 1);
     const value = scope.compile(operand);
@@ -151,15 +356,17 @@ function rounding(name: "$floor" | "$ceil", fn: (x: number) => number, fallback:
       const v = value(doc);
       if (typeof v === "number") return fn(v);
       if (isNullish(v)) return null;
-      if (v instanceof Long) return v;
-      if (isWideNumber(v)) return mingoWithValues(fallback, [v], scope.options);
+      const type = numericType(v);
+      if (type === LONG) return v;
+      // The integral decimal toward -∞ or +∞, with exponent 0 (quantize to 0E+0).
+      if (type === DECIMAL) return toDecimal128(quantize(fromDecimal128(v as Decimal128), 0, mode));
       throw exprError(28765, `${name} only supports numeric types, not ${typeName(v)}`);
     };
   }, fallback);
 }
 
-export const $floor = rounding("$floor", Math.floor, mingo.$floor);
-export const $ceil = rounding("$ceil", Math.ceil, mingo.$ceil);
+export const $floor = rounding("$floor", Math.floor, "floor", mingo.$floor);
+export const $ceil = rounding("$ceil", Math.ceil, "ceiling", mingo.$ceil);
 
 /** The precision argument of `$round`, checked as MongoDB checks it. */
 function precisionOf(p: unknown): number {
@@ -174,9 +381,6 @@ function precisionOf(p: unknown): number {
   return n;
 }
 
-const LONG_MIN = -(2n ** 63n);
-const LONG_MAX = 2n ** 63n - 1n;
-
 export const $round = engineOperator((args, scope) => {
   const list = rangedArity("$round", args, 1, 2);
   const value = scope.compile(list[0]);
@@ -184,52 +388,54 @@ export const $round = engineOperator((args, scope) => {
   return (doc) => {
     const v = value(doc);
     if (isNullish(v)) return null;
-    if (typeof v !== "number" && !isWideNumber(v)) throw exprError(51081, `$round only supports numeric types, not ${typeName(v)}`);
+    const type = numericType(v);
+    if (type < 0) throw exprError(51081, `$round only supports numeric types, not ${typeName(v)}`);
     let places = 0;
     if (precision) {
       const p = precision(doc);
       if (isNullish(p)) return null;
       places = precisionOf(p);
     }
-    if (typeof v === "number") return Number.isInteger(v) && places >= 0 ? v : roundDouble(v, places);
-    if (v instanceof Long) {
-      if (places >= 0) return v;
-      const out = roundInteger(BigInt(v.toString()), places);
-      if (out < LONG_MIN || out > LONG_MAX) throw exprError(51080, `invalid conversion from Decimal128 result in $round resulting from arguments: [${v.toString()}, ${places}]`);
-      return Long.fromBigInt(out);
+    if (type === DOUBLE) return roundDouble(v as number, places);
+    if (type === DECIMAL) {
+      const d = fromDecimal128(v as Decimal128);
+      // Infinities are kept; NaN stays NaN.
+      return d === Infinity || d === -Infinity ? v : toDecimal128(quantizeToPlaces(d, -places, "halfEven"));
     }
-    return mingoWithValues(mingo.$round, [v, places], scope.options);
+    if (places >= 0) return v;
+    const out = roundInteger(integerOf(v), places);
+    if (!fitsLong(out)) throw exprError(51080, `invalid conversion from Decimal128 result in $round resulting from arguments: [${String(v)}, ${places}]`);
+    // An int that rounds past int32 is a long.
+    return type === LONG ? longValue(out) : intOrLong(out);
   };
 }, mingo.$round);
 
-const INT_MIN = -2147483648;
-const INT_MAX = 2147483647;
-
-function conversionFailure(message: string): Error {
-  return exprError(241, `${message} in $convert with no onError value`);
+/** MongoDB's `$sum`/`$avg` expression (ExpressionFromAccumulator): one operand stands for an array's elements. */
+function accumulated(average: boolean, fallback: MingoOperator) {
+  const answer = (t: NumericTotal) => (average ? t.average() : t.total());
+  return engineOperator((args, scope) => {
+    const ops = operands(args).map((e) => scope.compile(e));
+    if (ops.length === 1) {
+      const only = ops[0]!;
+      return (doc) => {
+        const v = only(doc);
+        const t = new NumericTotal();
+        if (Array.isArray(v)) for (const x of v) t.add(x);
+        else t.add(v);
+        return answer(t);
+      };
+    }
+    return (doc) => {
+      const t = new NumericTotal();
+      for (const op of ops) t.add(op(doc));
+      return answer(t);
+    };
+  }, fallback);
 }
 
-export const $toInt = engineOperator((args, scope) => {
-  const [operand] = fixedArity("$toInt", args, 1);
-  const value = scope.compile(operand);
-  return (doc) => {
-    const v = value(doc);
-    if (typeof v === "number") {
-      if (Number.isNaN(v)) throw conversionFailure("Attempt to convert NaN value to integer type");
-      if (!Number.isFinite(v)) throw conversionFailure("Attempt to convert infinity value to integer type");
-      if (v < INT_MIN || v > INT_MAX) throw conversionFailure(`Conversion would overflow target type: ${v}`);
-      return Math.trunc(v) || 0;
-    }
-    if (isNullish(v)) return null;
-    if (typeof v === "boolean") return v ? 1 : 0;
-    if (v instanceof Long) {
-      if (v.lessThan(Long.fromInt(INT_MIN)) || v.greaterThan(Long.fromInt(INT_MAX))) throw conversionFailure(`Conversion would overflow target type: ${v.toString()}`);
-      return v.toNumber();
-    }
-    if (typeof v === "string" || isWideNumber(v)) return mingoWithValues(mingo.$toInt, [v], scope.options);
-    throw conversionFailure(`Unsupported conversion from ${typeName(v)} to int`);
-  };
-}, mingo.$toInt);
+/** Over an array of documents (an accumulator in mingo's `$bucket`), mingo's accumulators, as mingo's computeOperator does. */
+export const $sum = accumulated(false, mingoAccumulators.$sum);
+export const $avg = accumulated(true, mingoAccumulators.$avg);
 
 /** MongoDB's `$max`/`$min` expression: 1 keeps the largest, -1 the smallest. */
 function extreme(sense: 1 | -1, fallback: MingoOperator) {

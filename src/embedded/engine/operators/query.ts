@@ -59,12 +59,13 @@ export function bsonType(v: unknown): string {
     case "bigint":
       return "long";
   }
+  // Timestamp extends Long in the bson package: test it first.
+  if (v instanceof Timestamp) return "timestamp";
   if (v instanceof Long) return "long";
   if (v instanceof Decimal128) return "decimal";
   if (v instanceof Date) return "date";
   if (v instanceof ObjectId) return "objectId";
   if (v instanceof RegExp) return "regex";
-  if (v instanceof Timestamp) return "timestamp";
   if (v instanceof MinKey) return "minKey";
   if (v instanceof MaxKey) return "maxKey";
   if (v instanceof Binary || v instanceof Uint8Array) return "binData";

@@ -1,11 +1,8 @@
 /**
  * What the engine's expression operators share: MongoDB's errors (codes and messages), argument
- * counts, BSON type names, truthiness (Value::coerceToBool) and the way back to mingo's own
- * operator for the values the engine leaves to it (Long and Decimal128 operands).
+ * counts, BSON type names and truthiness (Value::coerceToBool).
  */
-import { Decimal128, Long } from "bson";
-import type { Options } from "mingo/types";
-import type { OperatorFn } from "../expressions.js";
+import { Decimal128, Long, Timestamp } from "bson";
 import { MongoCommandError } from "../errors.js";
 import { bsonType } from "./query.js";
 
@@ -54,9 +51,9 @@ export function rangedArity(name: string, args: unknown, min: number, max: numbe
 
 export const isNullish = (v: unknown): v is null | undefined => v === null || v === undefined;
 
-/** Long, Decimal128 (and BigInt) numbers: the engine's operators leave them to mingo. */
+/** Long, Decimal128 (and BigInt) numbers: the numbers that are not JS numbers (a Timestamp is not one). */
 export function isWideNumber(v: unknown): boolean {
-  return v instanceof Long || v instanceof Decimal128 || typeof v === "bigint";
+  return (v instanceof Long && !(v instanceof Timestamp)) || v instanceof Decimal128 || typeof v === "bigint";
 }
 
 /**
@@ -68,16 +65,11 @@ export function isTruthy(v: unknown): boolean {
   if (v === true) return true;
   if (v === false || v === null || v === undefined) return false;
   if (typeof v === "number") return v !== 0;
-  if (v instanceof Long) return !v.isZero();
+  // A Timestamp (a Long in the bson package) is not a number: true, as any non-numeric value.
+  if (v instanceof Long) return v instanceof Timestamp || !v.isZero();
   if (v instanceof Decimal128) return Number(v.toString()) !== 0;
   if (typeof v === "bigint") return v !== 0n;
   return true;
-}
-
-
-/** mingo's operator applied to already evaluated operands (each passed to it as a literal). */
-export function mingoWithValues(fn: OperatorFn, values: unknown[], options: Options): unknown {
-  return fn({}, values.map((v) => ({ $literal: v })), options);
 }
 
 /**
@@ -116,7 +108,4 @@ export function llround(x: number): number {
   return x < 0 ? -Math.round(-x) : Math.round(x);
 }
 
-/** A JS number MongoDB would hold as a 32-bit integer (Value::integral). */
-export function isInt32(v: number): boolean {
-  return Number.isInteger(v) && v >= -2147483648 && v <= 2147483647;
-}
+export { isInt32 } from "../numeric.js";
