@@ -9,7 +9,10 @@
  * round the digits under test.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Decimal128 } from "mongodb";
 import { fixedClock } from "../../src/clock.js";
+import { toDecimal } from "../../src/decimal.js";
+import { buildUsageRollupPipeline } from "../../src/pipelines/runtime.js";
 import { bearer, startTestApp, type TestApp } from "../helpers/app.js";
 import { ingest, start, stop } from "../helpers/events.js";
 
@@ -92,6 +95,18 @@ describe("cost past 2^53", () => {
     expect(BigInt(Number(bigMs * 1_000_000_000n + 9_000_000n))).not.toBe(bigMs * 1_000_000_000n + 9_000_000n);
   });
 
+  it("the database sums Decimal128: cust-big's GiB-milliseconds come back with every digit", async () => {
+    const window = { from: new Date(FROM), to: new Date(TO) };
+    const pipeline = buildUsageRollupPipeline({ orgIds: ["acme"], groupBy: "external_user_id", window, now: new Date(NOW), externalUserId: null });
+    const rows = await t.deps.cols.sessions.aggregate(pipeline).toArray();
+    const big = rows.find((r) => r.key === "cust-big")!;
+    expect(big.storage_gb_ms).toBeInstanceOf(Decimal128);
+    // $toDecimal of 10^9 is 1000000000.00000 (15 digits), so the sum may carry zero decimals: compare values.
+    const { coef, exp } = toDecimal(big.storage_gb_ms);
+    expect(exp <= 0 ? coef % 10n ** BigInt(-exp) : 0n).toBe(0n);
+    expect(exp <= 0 ? coef / 10n ** BigInt(-exp) : coef * 10n ** BigInt(exp)).toBe(bigMs * 1_000_000_000n + 9_000_000n);
+  });
+
   it("MIOSA REST: exact cents, sorted by cost with the small row after the huge one", async () => {
     const res = await t.app.inject({ method: "GET", url: `/api/v1/usage?${PERIOD}`, headers: bearer(readKey) });
     expect(res.statusCode, res.body).toBe(200);
@@ -154,7 +169,7 @@ describe("cost past 2^53", () => {
     const representations = [{ __typename: "Organization", id: "legacy" }, { __typename: "Organization", id: "acme" }];
     const res = await t.graphql(query, { r: representations }, bearer(admin));
     expect(res.status).toBe(200);
-    const body = res.body as { data: { _entities: Array<{ usageRollup: unknown } | null> }; errors: Array<{ path: unknown[]; extensions: { code: string } }> };
+    const body = res.body as unknown as { data: { _entities: Array<{ usageRollup: unknown } | null> }; errors: Array<{ path: unknown[]; extensions: { code: string } }> };
     expect(body.errors).toEqual([expect.objectContaining({ path: ["_entities", 0, "usageRollup"], extensions: expect.objectContaining({ code: "BAD_USER_INPUT" }) })]);
     expect(body.data._entities[0]).toBeNull();
     expect(JSON.stringify(body.data._entities[1])).toContain('"key":"cust-small"');
