@@ -98,7 +98,7 @@ export interface OperationRollupKey {
 
 /**
  * Operations of one org in one bucket with one value of every dimension, pre-aggregated
- * (`usage_ops_1m` / `_1h` / `_1d`; see store/rollups.ts): ingest adds each event's measures in the
+ * (`usage_ops_1m` / `_1h` / `_1d`; see store/operations.ts): ingest adds each event's measures in the
  * same transaction that stores the event, and a void takes them out again.
  */
 export interface OperationRollupDoc {
@@ -117,6 +117,28 @@ export interface OperationRollupDoc {
   ns: number;
   /** Sessions counted once in the bucket, at their first tuple (same exclusion). */
   nf: number;
+}
+
+/**
+ * Operations of one org in one bucket, over every dimension tuple (`usage_totals_1m` / `_1h` /
+ * `_1d`; see store/operations.ts): what an ungrouped query (or one grouped by org only) reads, one
+ * document per bucket however many tuples the bucket holds. Kept by the same transactions as the
+ * operation rollups.
+ */
+export interface OperationTotalsDoc {
+  _id: { org_id: string; t: Date };
+  n: number;
+  request_count: number;
+  duration_ms: number;
+  workspace_bytes_in: number;
+  workspace_bytes_out: number;
+  files_changed_count: number;
+  oom_killed_count: number;
+  peak_memory_mib: number | null;
+  reserved_memory_mib: number | null;
+  /** Distinct sessions of this org with an operation in the bucket ("mixed" ones included): one
+   * for each presence document of the (level, bucket). */
+  ns: number;
 }
 
 /** Which tuples one session has operations of in one rollup bucket (`usage_session_buckets`). */
@@ -299,6 +321,9 @@ export const COLLECTIONS = {
   opsByMinute: "usage_ops_1m",
   opsByHour: "usage_ops_1h",
   opsByDay: "usage_ops_1d",
+  totalsByMinute: "usage_totals_1m",
+  totalsByHour: "usage_totals_1h",
+  totalsByDay: "usage_totals_1d",
   memoryByMinute: "usage_memory_1m",
   budgets: "budgets",
   budgetMarks: "budget_marks",
@@ -340,6 +365,13 @@ export const INDEXES = {
   /** Every org's operation rollups over a time range (`all_orgs`). */
   opsByHourTime: "usage_ops_1h_t",
   opsByDayTime: "usage_ops_1d_t",
+  /** An org's (or every org's) operation totals over a time range (MKA1 buckets without group-by). */
+  totalsByMinuteOrgTime: "usage_totals_1m_org_t",
+  totalsByHourOrgTime: "usage_totals_1h_org_t",
+  totalsByDayOrgTime: "usage_totals_1d_org_t",
+  totalsByMinuteTime: "usage_totals_1m_t",
+  totalsByHourTime: "usage_totals_1h_t",
+  totalsByDayTime: "usage_totals_1d_t",
   /** Session presence of an org (or every org) by level and bucket; mixed ones apart. */
   sessionBucketsOrgTime: "usage_session_buckets_org_l_t",
   sessionBucketsTime: "usage_session_buckets_l_t",
@@ -396,6 +428,18 @@ export const INDEX_SPECS: Record<string, IndexDescription[]> = {
     { key: { "_id.org_id": 1, "_id.t": 1 }, name: INDEXES.opsByDayOrgTime },
     { key: { "_id.t": 1 }, name: INDEXES.opsByDayTime },
   ],
+  [COLLECTIONS.totalsByMinute]: [
+    { key: { "_id.org_id": 1, "_id.t": 1 }, name: INDEXES.totalsByMinuteOrgTime },
+    { key: { "_id.t": 1 }, name: INDEXES.totalsByMinuteTime },
+  ],
+  [COLLECTIONS.totalsByHour]: [
+    { key: { "_id.org_id": 1, "_id.t": 1 }, name: INDEXES.totalsByHourOrgTime },
+    { key: { "_id.t": 1 }, name: INDEXES.totalsByHourTime },
+  ],
+  [COLLECTIONS.totalsByDay]: [
+    { key: { "_id.org_id": 1, "_id.t": 1 }, name: INDEXES.totalsByDayOrgTime },
+    { key: { "_id.t": 1 }, name: INDEXES.totalsByDayTime },
+  ],
   [COLLECTIONS.memoryByMinute]: [{ key: { "_id.org_id": 1, "_id.sandbox_id": 1, "_id.t": 1 }, name: INDEXES.memoryByMinuteOrgSandboxTime }],
   [COLLECTIONS.apiKeys]: [
     { key: { secret_hash: 1 }, name: INDEXES.apiKeySecretUnique, unique: true },
@@ -421,6 +465,9 @@ export interface Collections {
   opsByMinute: Collection<OperationRollupDoc>;
   opsByHour: Collection<OperationRollupDoc>;
   opsByDay: Collection<OperationRollupDoc>;
+  totalsByMinute: Collection<OperationTotalsDoc>;
+  totalsByHour: Collection<OperationTotalsDoc>;
+  totalsByDay: Collection<OperationTotalsDoc>;
   memoryByMinute: Collection<MemoryRollupDoc>;
   budgets: Collection<BudgetDoc>;
   budgetMarks: Collection<BudgetMarkDoc>;
@@ -439,6 +486,9 @@ export function collections(db: Db): Collections {
     opsByMinute: db.collection<OperationRollupDoc>(COLLECTIONS.opsByMinute),
     opsByHour: db.collection<OperationRollupDoc>(COLLECTIONS.opsByHour),
     opsByDay: db.collection<OperationRollupDoc>(COLLECTIONS.opsByDay),
+    totalsByMinute: db.collection<OperationTotalsDoc>(COLLECTIONS.totalsByMinute),
+    totalsByHour: db.collection<OperationTotalsDoc>(COLLECTIONS.totalsByHour),
+    totalsByDay: db.collection<OperationTotalsDoc>(COLLECTIONS.totalsByDay),
     memoryByMinute: db.collection<MemoryRollupDoc>(COLLECTIONS.memoryByMinute),
     budgets: db.collection<BudgetDoc>(COLLECTIONS.budgets),
     budgetMarks: db.collection<BudgetMarkDoc>(COLLECTIONS.budgetMarks),

@@ -9,6 +9,11 @@
  * exact two ways (store/presence.ts): a bucket that is exactly one rollup bucket reads the rollup
  * counters (plus the rare "mixed" sessions from their presence documents); any other bucket (a
  * local day in New York, an hour in Kolkata, a ragged edge) counts from presence documents.
+ *
+ * A page without group-by (or grouped by org only) reads the totals instead of the operation
+ * rollups: one document per (org, rollup bucket) whatever the number of dimension tuples in it, so
+ * its cost follows the buckets answered. Their session counter counts every session of the bucket
+ * once, mixed ones included, so a bucket that is one rollup bucket needs no presence at all.
  */
 import type { Document } from "mongodb";
 import { COLLECTIONS, INDEXES } from "../db/collections.js";
@@ -207,6 +212,9 @@ export interface PagePlan {
   buckets: Array<{ start: number; segments: Segment[]; single: boolean }>;
 }
 
+/** No dimension of the operation rollups asked for: the totals answer (org_id is their key). */
+export const readsTotals = (q: Pick<BucketPageQuery, "groupBy">): boolean => q.groupBy.every((d) => d === "org_id");
+
 export function planPage(q: BucketPageQuery): PagePlan {
   const from = q.from.getTime();
   const to = q.to.getTime();
@@ -250,16 +258,19 @@ function unionAll(parts: PlannedPipeline[]): PlannedPipeline | null {
 
 /** Measures (and the rollup session counters) of every bucket of the page. */
 export function buildMeasuresPipeline(q: BucketPageQuery, plan: PagePlan): PlannedPipeline | null {
+  const totals = readsTotals(q);
   const project: Document = { t: "$_id.t", org_id: "$_id.org_id", n: 1, ns: { $ifNull: ["$ns", 0] }, nf: { $ifNull: ["$nf", 0] }, peak_memory_mib: 1, reserved_memory_mib: 1 };
-  for (const d of ROLLUP_DIMENSIONS) project[d] = `$_id.${d}`;
+  if (totals) delete project.nf;
+  else for (const d of ROLLUP_DIMENSIONS) project[d] = `$_id.${d}`;
   for (const m of MEASURE_SUMS) project[m] = 1;
   const rawProject: Document = { t: "$ts", org_id: 1, n: { $literal: 1 }, ns: { $literal: 0 }, nf: { $literal: 0 }, peak_memory_mib: 1, reserved_memory_mib: 1 };
-  for (const d of ROLLUP_DIMENSIONS) rawProject[d] = 1;
+  if (totals) delete rawProject.nf;
+  else for (const d of ROLLUP_DIMENSIONS) rawProject[d] = 1;
   for (const m of MEASURE_SUMS) rawProject[m] = m === "oom_killed_count" ? { $cond: [{ $eq: ["$oom_killed", true] }, 1, 0] } : 1;
   const parts = joinRuns(plan.buckets.flatMap((b) => b.segments)).map((s): PlannedPipeline =>
     s.source === "raw"
       ? { collection: COLLECTIONS.usageEvents, pipeline: [{ $match: operationsMatch(q.scope, new Date(s.from), new Date(s.to)) }, { $project: rawProject }] }
-      : { collection: LEVELS[s.source].collection, pipeline: [{ $match: rollupMatch(q, "_id.", s) }, { $project: project }] },
+      : { collection: totals ? LEVELS[s.source].totals : LEVELS[s.source].collection, pipeline: [{ $match: rollupMatch(q, "_id.", s) }, { $project: project }] },
   );
   const union = unionAll(parts);
   if (!union) return null;
@@ -273,7 +284,7 @@ export function buildMeasuresPipeline(q: BucketPageQuery, plan: PagePlan): Plann
       peak_memory_mib: { $max: "$peak_memory_mib" },
       reserved_memory_mib: { $max: "$reserved_memory_mib" },
       ns: { $sum: "$ns" },
-      nf: { $sum: "$nf" },
+      ...(totals ? {} : { nf: { $sum: "$nf" } }),
     },
   });
   return union;
@@ -281,25 +292,29 @@ export function buildMeasuresPipeline(q: BucketPageQuery, plan: PagePlan): Plann
 
 /**
  * Distinct sessions counted from presence: every presence document of the buckets that are not one
- * rollup bucket, the mixed ones of those that are, and raw events for sub-minute edges; grouped by
- * (bucket, dims, org, session), then counted per (bucket, dims).
+ * rollup bucket, the mixed ones of those that are (none when the totals answer: they count mixed
+ * sessions too), and raw events for sub-minute edges; grouped by (bucket, dims, org, session), then
+ * counted per (bucket, dims). Without dimensions a presence document is one session, whatever its
+ * tuples, so they are not unwound.
  */
 export function buildSessionsPipeline(q: BucketPageQuery, plan: PagePlan): PlannedPipeline | null {
+  const totals = readsTotals(q);
   const composite = joinRuns(plan.buckets.filter((b) => !b.single).flatMap((b) => b.segments));
-  const single = joinRuns(plan.buckets.filter((b) => b.single).flatMap((b) => b.segments));
+  const single = totals ? [] : joinRuns(plan.buckets.filter((b) => b.single).flatMap((b) => b.segments));
+  const dims = (field: (d: string) => unknown) => (totals ? {} : Object.fromEntries(ROLLUP_DIMENSIONS.map((d) => [d, field(d)])));
   const presence = (s: Segment, mixedOnly: boolean): PlannedPipeline => ({
     collection: COLLECTIONS.sessionBuckets,
     pipeline: [
       { $match: mixedOnly ? { mixed: true, "_id.l": s.source, ...rollupMatch(q, "_id.", s) } : rollupMatch(q, "_id.", s, { "_id.l": s.source }) },
-      { $unwind: "$tuples" },
-      { $project: { t: "$_id.t", o: "$_id.org_id", s: "$_id.session_id", ...Object.fromEntries(ROLLUP_DIMENSIONS.map((d) => [d, `$tuples.${d}`])), org_id: "$_id.org_id" } },
+      ...(totals ? [] : [{ $unwind: "$tuples" }]),
+      { $project: { _id: 0, t: "$_id.t", o: "$_id.org_id", s: "$_id.session_id", ...dims((d) => `$tuples.${d}`), org_id: "$_id.org_id" } },
     ],
   });
   const raw = (s: Segment): PlannedPipeline => ({
     collection: COLLECTIONS.usageEvents,
     pipeline: [
       { $match: operationsMatch(q.scope, new Date(s.from), new Date(s.to)) },
-      { $project: { t: "$ts", o: "$org_id", s: "$session_id", ...Object.fromEntries(ROLLUP_DIMENSIONS.map((d) => [d, 1])), org_id: 1 } },
+      { $project: { t: "$ts", o: "$org_id", s: "$session_id", ...dims(() => 1), org_id: 1 } },
     ],
   });
   const parts = [
@@ -315,9 +330,20 @@ export function buildSessionsPipeline(q: BucketPageQuery, plan: PagePlan): Plann
   return union;
 }
 
+/**
+ * Which rollup counter gives the distinct sessions of a bucket that is one rollup bucket (to which
+ * the presence pipeline's count is added): the totals' `ns`; with dimensions, Σ `ns` when the
+ * group-by includes `operation`, else Σ `nf` (store/presence.ts).
+ */
+export type SessionCounter = "ns" | "nf";
+
 /** Which pipelines answer the page: the rollups unless X-On-Behalf-Of (or USAGE_SOURCE=raw) needs raw events. */
-export function planSandboxUsage(q: BucketPageQuery, source: UsageSource): { raw: PlannedPipeline } | { plan: PagePlan; measures: PlannedPipeline | null; sessions: PlannedPipeline | null } {
+export function planSandboxUsage(
+  q: BucketPageQuery,
+  source: UsageSource,
+): { raw: PlannedPipeline } | { plan: PagePlan; measures: PlannedPipeline | null; sessions: PlannedPipeline | null; counter: SessionCounter } {
   if (source === "raw" || q.scope.externalUserId !== null) return { raw: { collection: COLLECTIONS.usageEvents, pipeline: buildSandboxUsagePipeline(q) } };
   const plan = planPage(q);
-  return { plan, measures: buildMeasuresPipeline(q, plan), sessions: buildSessionsPipeline(q, plan) };
+  const counter = readsTotals(q) || q.groupBy.includes("operation") ? "ns" : "nf";
+  return { plan, measures: buildMeasuresPipeline(q, plan), sessions: buildSessionsPipeline(q, plan), counter };
 }

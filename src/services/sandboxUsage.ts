@@ -202,7 +202,7 @@ export async function getSandboxUsage(
     boundaries,
     timeZone: v.timeZone,
   };
-  const rows = await pageRows(deps, query, v.groupBy.includes("operation"));
+  const rows = await pageRows(deps, query);
   const data: SandboxUsageBucketJson[] = [];
   for (let i = 0; i + 1 < boundaries.length; i++) {
     const start = boundaries[i]!;
@@ -222,7 +222,7 @@ export async function getSandboxUsage(
 const groupKeyOf = (row: BucketRow) => JSON.stringify(GROUP_BY_DIMENSIONS.map((d) => row._id[d] ?? null));
 
 /** The page's results per bucket start, from the raw events or the rollups (measures and sessions). */
-async function pageRows(deps: AppDeps, q: Parameters<typeof planSandboxUsage>[0], byOperation: boolean): Promise<Map<number, SandboxUsageResultJson[]>> {
+async function pageRows(deps: AppDeps, q: Parameters<typeof planSandboxUsage>[0]): Promise<Map<number, SandboxUsageResultJson[]>> {
   const planned = planSandboxUsage(q, deps.config.USAGE_SOURCE);
   let rows: BucketRow[];
   if ("raw" in planned) rows = await runPlanned<BucketRow>(deps, planned.raw);
@@ -236,7 +236,7 @@ async function pageRows(deps: AppDeps, q: Parameters<typeof planSandboxUsage>[0]
     for (const r of measures) {
       const start = r._id.bucket.getTime();
       const fromPresence = counted.get(`${start}|${groupKeyOf(r)}`) ?? 0;
-      r.num_sessions = single.has(start) ? (byOperation ? r.ns! : r.nf!) + fromPresence : fromPresence;
+      r.num_sessions = single.has(start) ? r[planned.counter]! + fromPresence : fromPresence;
     }
     rows = measures;
   }

@@ -1,14 +1,17 @@
 /**
  * The rollup levels of operations: UTC minutes, hours and days. Every level is kept by the same
  * transaction that stores the events behind it (store/ingest.ts), so all levels and the raw events
- * always agree; a query reads the coarsest level whose buckets tile what it asks for.
+ * always agree; a query reads the coarsest level whose buckets tile what it asks for. Each level
+ * has two collections: the operation rollups, one document per (org, bucket, dimension tuple), and
+ * the totals, one document per (org, bucket) — what a query without group-by reads, so that its
+ * cost follows the buckets it answers and not the tuples inside them.
  */
 import { COLLECTIONS, type OperationRollupKey, type SessionTuple } from "../db/collections.js";
 
 export const LEVELS = {
-  "1m": { ms: 60_000, collection: COLLECTIONS.opsByMinute },
-  "1h": { ms: 3_600_000, collection: COLLECTIONS.opsByHour },
-  "1d": { ms: 86_400_000, collection: COLLECTIONS.opsByDay },
+  "1m": { ms: 60_000, collection: COLLECTIONS.opsByMinute, totals: COLLECTIONS.totalsByMinute },
+  "1h": { ms: 3_600_000, collection: COLLECTIONS.opsByHour, totals: COLLECTIONS.totalsByHour },
+  "1d": { ms: 86_400_000, collection: COLLECTIONS.opsByDay, totals: COLLECTIONS.totalsByDay },
 } as const;
 export type Level = keyof typeof LEVELS;
 /** Finest first: each level is a whole number of the one before it. */
@@ -43,6 +46,9 @@ export function tupleOf(e: OperationDims): SessionTuple {
 export function rollupKey(orgId: string, t: Date, d: SessionTuple): OperationRollupKey {
   return { org_id: orgId, t, user_id: d.user_id, api_key_id: d.api_key_id, operation: d.operation, provider: d.provider, session_kind: d.session_kind };
 }
+
+/** A totals document's `_id`: the org and the bucket. */
+export const totalsKey = (orgId: string, t: Date): { org_id: string; t: Date } => ({ org_id: orgId, t });
 
 export const tupleId = (d: SessionTuple): string => JSON.stringify([d.user_id, d.api_key_id, d.operation, d.provider, d.session_kind]);
 /** The part of a tuple that normally stays fixed for a session: who, with which key, where. */

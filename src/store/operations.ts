@@ -1,28 +1,33 @@
 /**
  * Adding operation events to the rollups, inside the ingest transaction: each level's documents get
- * the events' measures with `$inc`/`$max`, and the presence documents of the (level, bucket,
- * session)s the events fall in are read once and rewritten only when a tuple is new there. The work
- * is proportional to the batch, whatever the buckets already hold.
+ * the events' measures with `$inc`/`$max` — the operation rollups (per dimension tuple) and the
+ * totals (per org and bucket) — and the presence documents of the (level, bucket, session)s the
+ * events fall in are read once and rewritten only when a tuple is new there. A presence document
+ * that did not exist before is a session new to the bucket: the totals count it then, once. The
+ * work is proportional to the batch, whatever the buckets already hold.
  */
-import type { AnyBulkWriteOperation, ClientSession, Document } from "mongodb";
-import type { Collections, OperationRollupDoc, SessionBucketDoc, SessionTuple, UsageEventDoc } from "../db/collections.js";
+import type { AnyBulkWriteOperation, ClientSession, Collection, Document } from "mongodb";
+import type { Collections, OperationRollupDoc, OperationTotalsDoc, SessionBucketDoc, SessionTuple, UsageEventDoc } from "../db/collections.js";
 import { addExact, type ExactInt, int64Values } from "../int64.js";
-import { bucketStart, type Level, LEVEL_NAMES, rollupKey, tupleId, tupleOf } from "./levels.js";
+import { bucketStart, type Level, LEVEL_NAMES, rollupKey, totalsKey, tupleId, tupleOf } from "./levels.js";
 import { creditChanges, isMixed, withTuples } from "./presence.js";
 
 export const MEASURE_FIELDS = ["request_count", "duration_ms", "workspace_bytes_in", "workspace_bytes_out", "files_changed_count"] as const;
 
 const COUNTERS = ["n", ...MEASURE_FIELDS, "oom_killed_count", "ns", "nf"] as const;
+const TOTALS_COUNTERS = ["n", ...MEASURE_FIELDS, "oom_killed_count", "ns"] as const;
 
-/** What one batch adds to one rollup document. */
+/** What one batch adds to one rollup (or totals) document. */
 interface RollupDelta {
-  key: OperationRollupDoc["_id"];
+  key: OperationRollupDoc["_id"] | OperationTotalsDoc["_id"];
   inc: Record<string, ExactInt>;
   peak: number | null;
   reserved: number | null;
 }
 
 const rollupCollection = (cols: Collections, level: Level) => (level === "1m" ? cols.opsByMinute : level === "1h" ? cols.opsByHour : cols.opsByDay);
+const totalsCollection = (cols: Collections, level: Level): Collection<OperationTotalsDoc> =>
+  level === "1m" ? cols.totalsByMinute : level === "1h" ? cols.totalsByHour : cols.totalsByDay;
 
 export const presenceId = (orgId: string, level: Level, t: Date, sessionId: string): SessionBucketDoc["_id"] => ({ org_id: orgId, l: level, t, session_id: sessionId });
 
@@ -30,12 +35,21 @@ const maxOf = (a: number | null, b: number | null | undefined): number | null =>
 
 class Deltas {
   readonly byLevel = new Map<Level, Map<string, RollupDelta>>(LEVEL_NAMES.map((l) => [l, new Map()]));
+  readonly totalsByLevel = new Map<Level, Map<string, RollupDelta>>(LEVEL_NAMES.map((l) => [l, new Map()]));
 
   entry(level: Level, orgId: string, t: Date, tuple: SessionTuple): RollupDelta {
     const map = this.byLevel.get(level)!;
     const id = `${orgId}\u0000${t.getTime()}\u0000${tupleId(tuple)}`;
     let d = map.get(id);
     if (!d) map.set(id, (d = { key: rollupKey(orgId, t, tuple), inc: {}, peak: null, reserved: null }));
+    return d;
+  }
+
+  totals(level: Level, orgId: string, t: Date): RollupDelta {
+    const map = this.totalsByLevel.get(level)!;
+    const id = `${orgId}\u0000${t.getTime()}`;
+    let d = map.get(id);
+    if (!d) map.set(id, (d = { key: totalsKey(orgId, t), inc: {}, peak: null, reserved: null }));
     return d;
   }
 }
@@ -45,14 +59,14 @@ const bump = (inc: Record<string, ExactInt>, field: string, by: number) => {
   if (by !== 0) inc[field] = addExact(inc[field] ?? 0, by);
 };
 
-function rollupWrite(d: RollupDelta): AnyBulkWriteOperation<OperationRollupDoc> {
+function rollupWrite(d: RollupDelta, counters: readonly string[] = COUNTERS): AnyBulkWriteOperation<Document> {
   const update: Document = {};
   // Integers past int32 go as int64: MongoDB's $inc then stays integer arithmetic, exact.
   if (Object.keys(d.inc).length > 0) update.$inc = int64Values(d.inc);
   const max: Document = {};
   const onInsert: Document = {};
   // Every counter exists from the start, whether this batch moved it or not.
-  for (const f of COUNTERS) if (!(f in d.inc)) onInsert[f] = 0;
+  for (const f of counters) if (!(f in d.inc)) onInsert[f] = 0;
   if (d.peak !== null) max.peak_memory_mib = d.peak;
   else onInsert.peak_memory_mib = null;
   if (d.reserved !== null) max.reserved_memory_mib = d.reserved;
@@ -73,12 +87,13 @@ export async function addOperations(cols: Collections, session: ClientSession, e
     const ms = e.ts.getTime();
     for (const level of LEVEL_NAMES) {
       const t = new Date(bucketStart(ms, level));
-      const d = deltas.entry(level, e.org_id, t, tuple);
-      bump(d.inc, "n", 1);
-      for (const f of MEASURE_FIELDS) bump(d.inc, f, e[f] ?? 0);
-      bump(d.inc, "oom_killed_count", e.oom_killed === true ? 1 : 0);
-      d.peak = maxOf(d.peak, e.peak_memory_mib);
-      d.reserved = maxOf(d.reserved, e.reserved_memory_mib);
+      for (const d of [deltas.entry(level, e.org_id, t, tuple), deltas.totals(level, e.org_id, t)]) {
+        bump(d.inc, "n", 1);
+        for (const f of MEASURE_FIELDS) bump(d.inc, f, e[f] ?? 0);
+        bump(d.inc, "oom_killed_count", e.oom_killed === true ? 1 : 0);
+        d.peak = maxOf(d.peak, e.peak_memory_mib);
+        d.reserved = maxOf(d.reserved, e.reserved_memory_mib);
+      }
       if (e.session_id === undefined) continue;
       const pid = `${level}\u0000${e.org_id}\u0000${t.getTime()}\u0000${e.session_id}`;
       let p = presence.get(pid);
@@ -98,6 +113,8 @@ export async function addOperations(cols: Collections, session: ClientSession, e
     const before = stored.get(pid)?.tuples ?? [];
     const after = withTuples(before, p.tuples.values(), p.id.session_id);
     if (after === null) continue;
+    // A session's first operation in the bucket: the totals count it, once, whatever its tuples.
+    if (before.length === 0) bump(deltas.totals(p.level, p.id.org_id, p.id.t).inc, "ns", 1);
     for (const c of creditChanges(before, after)) {
       const d = deltas.entry(p.level, p.id.org_id, p.id.t, c.tuple);
       bump(d.inc, "ns", c.ns);
@@ -107,10 +124,12 @@ export async function addOperations(cols: Collections, session: ClientSession, e
   }
 
   for (const level of LEVEL_NAMES) {
-    const writes = [...deltas.byLevel.get(level)!.values()].map(rollupWrite);
-    if (writes.length > 0) await rollupCollection(cols, level).bulkWrite(writes, { session, ordered: false });
+    const writes = [...deltas.byLevel.get(level)!.values()].map((d) => rollupWrite(d));
+    if (writes.length > 0) await rollupCollection(cols, level).bulkWrite(writes as AnyBulkWriteOperation<OperationRollupDoc>[], { session, ordered: false });
+    const totals = [...deltas.totalsByLevel.get(level)!.values()].map((d) => rollupWrite(d, TOTALS_COUNTERS));
+    if (totals.length > 0) await totalsCollection(cols, level).bulkWrite(totals as AnyBulkWriteOperation<OperationTotalsDoc>[], { session, ordered: false });
   }
   if (presenceWrites.length > 0) await cols.sessionBuckets.bulkWrite(presenceWrites, { session, ordered: false });
 }
 
-export { rollupCollection };
+export { rollupCollection, totalsCollection };

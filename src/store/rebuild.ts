@@ -8,12 +8,12 @@
  * the rebuild does not write is not affected. Sessions and sandboxes are re-derived per org.
  */
 import type { ClientSession, Document, MongoClient } from "mongodb";
-import type { Collections, OperationRollupDoc, SessionBucketDoc, SessionTuple } from "../db/collections.js";
+import type { Collections, OperationRollupDoc, OperationTotalsDoc, SessionBucketDoc, SessionTuple } from "../db/collections.js";
 import { addExact, type ExactInt, exactInt, withInt64 } from "../int64.js";
 import { MS_PER_DAY, MS_PER_MINUTE } from "../time.js";
-import { bucketStart, type Level, rollupKey, ROLLUP_DIMENSIONS, tupleId } from "./levels.js";
+import { bucketStart, type Level, rollupKey, ROLLUP_DIMENSIONS, totalsKey, tupleId } from "./levels.js";
 import { refreshMemoryMinutes } from "./memory.js";
-import { MEASURE_FIELDS, presenceId, rollupCollection } from "./operations.js";
+import { MEASURE_FIELDS, presenceId, rollupCollection, totalsCollection } from "./operations.js";
 import { creditsOf, isMixed } from "./presence.js";
 import { addSandboxEvents } from "./sandboxes.js";
 import { withStart, type StoredSession } from "./sessions.js";
@@ -33,22 +33,25 @@ interface Row {
 const SUMS = ["n", ...MEASURE_FIELDS, "oom_killed_count"] as const;
 const MAXES = ["peak_memory_mib", "reserved_memory_mib"] as const;
 
-/** The documents of one level over some rows: rollups with their counters, and presence. */
-function levelDocuments(orgId: string, level: Level, rows: readonly Row[]): { rollups: OperationRollupDoc[]; presence: SessionBucketDoc[] } {
+const emptyMeasures = () => ({ n: 0, request_count: 0, duration_ms: 0, workspace_bytes_in: 0, workspace_bytes_out: 0, files_changed_count: 0, oom_killed_count: 0,
+  peak_memory_mib: null, reserved_memory_mib: null, ns: 0 });
+
+/** The documents of one level over some rows: rollups with their counters, totals, and presence. */
+function levelDocuments(orgId: string, level: Level, rows: readonly Row[]): { rollups: OperationRollupDoc[]; totals: OperationTotalsDoc[]; presence: SessionBucketDoc[] } {
   const rollups = new Map<string, OperationRollupDoc>();
+  const totals = new Map<number, OperationTotalsDoc>();
   const presence = new Map<string, { id: SessionBucketDoc["_id"]; tuples: Map<string, SessionTuple> }>();
   for (const r of rows) {
     const t = bucketStart(r.t, level);
     const rid = `${t}\u0000${tupleId(r.tuple)}`;
     let doc = rollups.get(rid);
-    if (!doc) {
-      doc = { _id: rollupKey(orgId, new Date(t), r.tuple), n: 0, request_count: 0, duration_ms: 0, workspace_bytes_in: 0, workspace_bytes_out: 0,
-        files_changed_count: 0, oom_killed_count: 0, peak_memory_mib: null, reserved_memory_mib: null, ns: 0, nf: 0 };
-      rollups.set(rid, doc);
+    if (!doc) rollups.set(rid, (doc = { _id: rollupKey(orgId, new Date(t), r.tuple), ...emptyMeasures(), nf: 0 }));
+    let tot = totals.get(t);
+    if (!tot) totals.set(t, (tot = { _id: totalsKey(orgId, new Date(t)), ...emptyMeasures() }));
+    for (const d of [doc, tot] as unknown as Array<Record<string, ExactInt | null>>) {
+      for (const f of SUMS) d[f] = addExact(d[f] as ExactInt, r.m[f] ?? 0);
+      for (const f of MAXES) if (r.m[f] !== null && r.m[f] !== undefined && (d[f] === null || (r.m[f] as number) > (d[f] as number))) d[f] = r.m[f]!;
     }
-    const d = doc as unknown as Record<string, ExactInt | null>;
-    for (const f of SUMS) d[f] = addExact(d[f] as ExactInt, r.m[f] ?? 0);
-    for (const f of MAXES) if (r.m[f] !== null && r.m[f] !== undefined && (d[f] === null || (r.m[f] as number) > (d[f] as number))) d[f] = r.m[f]!;
     if (r.session_id === null) continue;
     const pid = `${t}\u0000${r.session_id}`;
     let p = presence.get(pid);
@@ -59,22 +62,26 @@ function levelDocuments(orgId: string, level: Level, rows: readonly Row[]): { ro
   for (const p of presence.values()) {
     const tuples = [...p.tuples.values()].sort((a, b) => (tupleId(a) < tupleId(b) ? -1 : 1));
     docs.push({ _id: p.id, tuples, mixed: isMixed(tuples) });
+    totals.get(p.id.t.getTime())!.ns += 1;
     for (const c of creditsOf(tuples)) {
       const doc = rollups.get(`${p.id.t.getTime()}\u0000${tupleId(c.tuple)}`)!;
       doc.ns += c.ns;
       doc.nf += c.nf;
     }
   }
-  return { rollups: [...rollups.values()], presence: docs };
+  return { rollups: [...rollups.values()], totals: [...totals.values()], presence: docs };
 }
 
 async function replaceLevel(cols: Collections, session: ClientSession, orgId: string, level: Level, from: number, to: number, rows: readonly Row[]) {
   const range = { $gte: new Date(from), $lt: new Date(to) };
   const coll = rollupCollection(cols, level);
+  const totalsColl = totalsCollection(cols, level);
   await coll.deleteMany({ "_id.org_id": orgId, "_id.t": range }, { session });
+  await totalsColl.deleteMany({ "_id.org_id": orgId, "_id.t": range }, { session });
   await cols.sessionBuckets.deleteMany({ "_id.org_id": orgId, "_id.l": level, "_id.t": range }, { session });
-  const { rollups, presence } = levelDocuments(orgId, level, rows);
+  const { rollups, totals, presence } = levelDocuments(orgId, level, rows);
   if (rollups.length > 0) await coll.insertMany(rollups.map((r) => withInt64(r, SUMS)), { session });
+  if (totals.length > 0) await totalsColl.insertMany(totals.map((r) => withInt64(r, SUMS)), { session });
   if (presence.length > 0) await cols.sessionBuckets.insertMany(presence, { session });
 }
 
@@ -177,7 +184,7 @@ async function rebuildSessions(client: MongoClient, cols: Collections, orgId: st
  * keeps what they wrote (the transaction sees, and deletes, only documents of its snapshot).
  */
 async function removeStrays(client: MongoClient, cols: Collections, orgs: readonly string[]): Promise<void> {
-  const derived = [cols.opsByMinute, cols.opsByHour, cols.opsByDay, cols.sessionBuckets, cols.memoryByMinute] as const;
+  const derived = [cols.opsByMinute, cols.opsByHour, cols.opsByDay, cols.totalsByMinute, cols.totalsByHour, cols.totalsByDay, cols.sessionBuckets, cols.memoryByMinute] as const;
   const seen = new Set<string>();
   for (const c of derived) for (const o of await c.distinct("_id.org_id")) seen.add(String(o));
   for (const org of seen) {

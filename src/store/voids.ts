@@ -3,13 +3,16 @@
  * usage_events to usage_events_voided (kept for audit, its id still taken), and everything derived
  * from it is corrected where it stood: measures are subtracted at every level, maxima and the
  * presence of its session recomputed from the level below (the raw events for minutes), its
- * session and sandbox re-derived, its memory minute recomputed. A rollup left with no events goes.
+ * session and sandbox re-derived, its memory minute recomputed. The totals lose the measures too,
+ * take their maxima from the level's corrected rollups, and stop counting a session left with no
+ * operation in the bucket. A rollup or totals document left with no events goes.
  */
 import { addExact, type ExactInt, int64Values } from "../int64.js";
 import type { AnyBulkWriteOperation, ClientSession, Document } from "mongodb";
 import {
   type Collections,
   type OperationRollupDoc,
+  type OperationTotalsDoc,
   SANDBOX_OPERATIONS,
   type SandboxOperation,
   SESSION_END_OPERATIONS,
@@ -18,9 +21,9 @@ import {
   type UsageEventDoc,
   type VoidedEventDoc,
 } from "../db/collections.js";
-import { bucketStart, type Level, LEVEL_NAMES, LEVELS, rollupKey, tupleId, tupleOf } from "./levels.js";
+import { bucketStart, type Level, LEVEL_NAMES, LEVELS, rollupKey, totalsKey, tupleId, tupleOf } from "./levels.js";
 import { refreshMemoryMinutes, touchedMinutes } from "./memory.js";
-import { MEASURE_FIELDS, presenceId, rollupCollection } from "./operations.js";
+import { MEASURE_FIELDS, presenceId, rollupCollection, totalsCollection } from "./operations.js";
 import { creditChanges, isMixed } from "./presence.js";
 import { addSandboxEvents } from "./sandboxes.js";
 import { OPEN_SESSION_END, type StoredSession, withStart } from "./sessions.js";
@@ -63,6 +66,7 @@ async function removeOperations(cols: Collections, session: ClientSession, event
   const ops = events.filter((e) => e.type === "sandbox.operation");
   for (const level of LEVEL_NAMES) {
     const rollups = new Map<string, { key: OperationRollupDoc["_id"]; tuple: SessionTuple; inc: Record<string, ExactInt>; maxima: boolean }>();
+    const totals = new Map<number, { key: OperationTotalsDoc["_id"]; inc: Record<string, ExactInt>; maxima: boolean }>();
     const presence = new Map<string, SessionBucketDoc["_id"]>();
     for (const e of ops) {
       const t = new Date(bucketStart(e.ts.getTime(), level));
@@ -70,11 +74,15 @@ async function removeOperations(cols: Collections, session: ClientSession, event
       const id = `${t.getTime()}\u0000${tupleId(tuple)}`;
       let r = rollups.get(id);
       if (!r) rollups.set(id, (r = { key: rollupKey(e.org_id, t, tuple), tuple, inc: { n: 0, oom_killed_count: 0 }, maxima: false }));
-      r.inc.n = addExact(r.inc.n!, -1);
-      r.inc.oom_killed_count = addExact(r.inc.oom_killed_count!, e.oom_killed === true ? -1 : 0);
-      for (const f of MEASURE_FIELDS) r.inc[f] = addExact(r.inc[f] ?? 0, -(e[f] ?? 0));
-      if (e.peak_memory_mib !== null && e.peak_memory_mib !== undefined) r.maxima = true;
-      if (e.reserved_memory_mib !== null && e.reserved_memory_mib !== undefined) r.maxima = true;
+      let tot = totals.get(t.getTime());
+      if (!tot) totals.set(t.getTime(), (tot = { key: totalsKey(e.org_id, t), inc: { n: 0, oom_killed_count: 0, ns: 0 }, maxima: false }));
+      for (const x of [r, tot]) {
+        x.inc.n = addExact(x.inc.n!, -1);
+        x.inc.oom_killed_count = addExact(x.inc.oom_killed_count!, e.oom_killed === true ? -1 : 0);
+        for (const f of MEASURE_FIELDS) x.inc[f] = addExact(x.inc[f] ?? 0, -(e[f] ?? 0));
+        if (e.peak_memory_mib !== null && e.peak_memory_mib !== undefined) x.maxima = true;
+        if (e.reserved_memory_mib !== null && e.reserved_memory_mib !== undefined) x.maxima = true;
+      }
       if (e.session_id !== undefined) presence.set(`${t.getTime()}\u0000${e.session_id}`, presenceId(e.org_id, level, t, e.session_id));
     }
     const coll = rollupCollection(cols, level);
@@ -88,6 +96,9 @@ async function removeOperations(cols: Collections, session: ClientSession, event
       const [stored] = await cols.sessionBuckets.find({ _id: id }, { session }).toArray();
       const before = stored?.tuples ?? [];
       const after = await presenceFromBelow(cols, session, id);
+      // The totals count a session once per bucket, while it has any operation there.
+      const counted = (after.length > 0 ? 1 : 0) - (before.length > 0 ? 1 : 0);
+      if (counted !== 0) totals.get(id.t.getTime())!.inc.ns = addExact(totals.get(id.t.getTime())!.inc.ns!, counted);
       for (const c of creditChanges(before, after)) {
         writes.push({ updateOne: { filter: { _id: rollupKey(id.org_id, id.t, c.tuple) }, update: { $inc: { ns: c.ns, nf: c.nf } } } });
       }
@@ -96,7 +107,27 @@ async function removeOperations(cols: Collections, session: ClientSession, event
     }
     if (writes.length > 0) await coll.bulkWrite(writes, { session, ordered: true });
     await coll.deleteMany({ _id: { $in: [...rollups.values()].map((r) => r.key) }, n: { $lte: 0 } }, { session });
+    // The totals, after the level's rollups: their maxima are the maxima of those (now corrected).
+    const totalsColl = totalsCollection(cols, level);
+    const totalsWrites: AnyBulkWriteOperation<OperationTotalsDoc>[] = [];
+    for (const tot of totals.values()) {
+      totalsWrites.push({ updateOne: { filter: { _id: tot.key }, update: { $inc: int64Values(tot.inc) } } });
+      if (tot.maxima) totalsWrites.push({ updateOne: { filter: { _id: tot.key }, update: { $set: await totalsMaxima(cols, session, level, tot.key) } } });
+    }
+    if (totalsWrites.length > 0) await totalsColl.bulkWrite(totalsWrites, { session, ordered: true });
+    await totalsColl.deleteMany({ _id: { $in: [...totals.values()].map((x) => x.key) }, n: { $lte: 0 } }, { session });
   }
+}
+
+/** The maxima of one totals document: those of the level's rollup documents of its bucket. */
+async function totalsMaxima(cols: Collections, session: ClientSession, level: Level, key: OperationTotalsDoc["_id"]): Promise<Document> {
+  const [row] = await rollupCollection(cols, level)
+    .aggregate([
+      { $match: { "_id.org_id": key.org_id, "_id.t": key.t } },
+      { $group: { _id: null, p: { $max: "$peak_memory_mib" }, r: { $max: "$reserved_memory_mib" } } },
+    ], { session })
+    .toArray();
+  return { [MAX_FIELDS[0]]: row?.p ?? null, [MAX_FIELDS[1]]: row?.r ?? null };
 }
 
 const tupleMatch = (prefix: string, tuple: SessionTuple): Document =>

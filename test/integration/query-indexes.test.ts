@@ -68,6 +68,17 @@ describe("every query's first stage is served by its named index", () => {
   const cases: Array<{ name: string; collection: string; pipeline: () => Document[]; indexes: string[] }> = [
     { name: "MKA1 measures from rollups, one org", ...asCase(() => measures(page({}))), indexes: [INDEXES.eventsByOrgTypeTime, INDEXES.opsByMinuteOrgTime, INDEXES.opsByHourOrgTime] },
     { name: "MKA1 measures from rollups, all orgs", ...asCase(() => measures(page({ scope: { orgIds: null, externalUserId: null }, width: "1d", from: at("2026-05-20T00:00:00Z") }))), indexes: [INDEXES.opsByDayTime] },
+    { name: "MKA1 measures from totals (no group-by), one org", ...asCase(() => measures(page({ groupBy: [] }))), indexes: [INDEXES.eventsByOrgTypeTime, INDEXES.totalsByMinuteOrgTime, INDEXES.totalsByHourOrgTime] },
+    {
+      name: "MKA1 measures from totals, all orgs, by org",
+      ...asCase(() => measures(page({ scope: { orgIds: null, externalUserId: null }, groupBy: ["org_id"], width: "1d", from: at("2026-05-20T00:00:00Z") }))),
+      indexes: [INDEXES.totalsByDayTime],
+    },
+    {
+      name: "MKA1 sessions without group-by (presence of ragged buckets only)",
+      ...asCase(() => sessions(page({ groupBy: [] }))),
+      indexes: [INDEXES.eventsByOrgTypeTime, INDEXES.sessionBucketsOrgTime],
+    },
     {
       name: "MKA1 sessions from presence (ragged edges, and mixed sessions of whole buckets)",
       ...asCase(() => sessions(page({}))),

@@ -4,7 +4,7 @@
  * ingested shuffled, in random batch sizes, some batches concurrently, with re-sent duplicates.
  * Then two services over the same database — one reading rollups (the default), one with
  * USAGE_SOURCE=raw — must give byte-identical answers on every endpoint for random windows,
- * widths, group-bys, scopes and pages; and a rebuild from raw events must reproduce the rollups
+ * widths, group-bys (none at all included: the totals), scopes and pages; and a rebuild from raw events must reproduce the rollups
  * the incremental refreshes left behind, and repair ones that were damaged.
  */
 import type { LightMyRequestResponse } from "fastify";
@@ -215,12 +215,49 @@ describe("rollups answer as raw events do", () => {
     expect(nonEmpty).toBeGreaterThan(100);
   }, 60_000);
 
+  it("MKA1 without group-by (the totals) and by org only: random windows, widths, scopes and zones, every page", async () => {
+    const rnd = new Random(13);
+    let nonEmpty = 0;
+    for (let i = 0; i < 36; i++) {
+      const width = (["1m", "1h", "1d"] as const)[i % 3]!;
+      const span = { "1m": 5 * 3_600_000, "1h": 2 * DAY, "1d": 5 * DAY }[width];
+      // Whole UTC buckets (the totals' counters alone) and ragged ones (presence, raw edges).
+      const start = T0 - DAY + (rnd.chance(0.5) ? Math.floor(rnd.int(0, 4.5 * DAY) / 3_600_000) * 3_600_000 : rnd.int(0, 4.5 * DAY));
+      const end = rnd.chance(0.2) ? null : start + rnd.int(1_000, span);
+      const byOrg = i % 4 === 3;
+      const scope = rnd.pick(["acme", "globex", "all_orgs", "org_ids"]);
+      const zone = rnd.pick(["UTC", "UTC", "America/New_York", "Europe/Berlin", "Asia/Kolkata", "Asia/Kathmandu"]);
+      const key = scope === "acme" || scope === "globex" ? keys[scope]! : keys.admin!;
+      let url =
+        `/api/v1/sandbox/usage?start_time=${unix(start)}&bucket_width=${width}` +
+        (end ? `&end_time=${unix(end)}` : "") +
+        (byOrg ? "&group_by=org_id" : "") +
+        (scope === "all_orgs" ? "&all_orgs=true" : scope === "org_ids" ? "&org_ids=acme,globex" : "") +
+        (width === "1m" ? "&limit=1440" : "") +
+        (zone === "UTC" ? "" : `&time_zone=${encodeURIComponent(zone)}`);
+      for (let page = 0; page < 4; page++) {
+        const body = (await same(url, key)) as { data: Array<{ results: unknown[] }>; has_more: boolean; next_page: string | null };
+        nonEmpty += body.data.filter((b) => b.results.length > 0).length;
+        if (!body.next_page) break;
+        url = `${url.replace(/&page=[^&]*/, "")}&page=${encodeURIComponent(body.next_page)}`;
+      }
+    }
+    expect(nonEmpty).toBeGreaterThan(100);
+  }, 60_000);
+
   it("MKA1 under X-On-Behalf-Of (raw events in both) and in GraphQL", async () => {
     await same(`/api/v1/sandbox/usage?start_time=${unix(T0)}&bucket_width=1h&limit=168&group_by=user_id`, keys.acme!, { "x-on-behalf-of": "cust-1" });
     const query = `{ sandboxUsage(startTime: ${unix(T0) + 59}, endTime: ${unix(T0 + 3 * DAY) - 1}, bucketWidth: "1d", groupBy: [operation, provider]) { hasMore data { startTime results { operation provider numOperations numSessions requestCount durationMs workspaceBytesIn oomKilledCount peakMemoryMib reservedMemoryMib } } } }`;
     const [a, b] = [await fromRollups.graphql(query, {}, { "x-api-key": keys.acme! }), await fromRaw.graphql(query, {}, { "x-api-key": keys.acme! })];
     expect(a.body.errors).toBeUndefined();
     expect(a.body).toEqual(b.body);
+    // Without groupBy (the totals), in whole UTC hours and in Kolkata's.
+    for (const zone of ["", `, timeZone: "Asia/Kolkata"`]) {
+      const ungrouped = `{ sandboxUsage(startTime: ${unix(T0)}, endTime: ${unix(T0 + 2 * DAY)}, bucketWidth: "1h", limit: 48${zone}) { hasMore data { startTime results { numOperations numSessions requestCount durationMs workspaceBytesIn workspaceBytesOut filesChangedCount oomKilledCount peakMemoryMib reservedMemoryMib } } } }`;
+      const [c, d] = [await fromRollups.graphql(ungrouped, {}, { "x-api-key": keys.acme! }), await fromRaw.graphql(ungrouped, {}, { "x-api-key": keys.acme! })];
+      expect(c.body.errors).toBeUndefined();
+      expect(c.body).toEqual(d.body);
+    }
   });
 
   it("OpenComputer memory series: random windows over every sandbox, also on behalf of a customer", async () => {
@@ -245,21 +282,35 @@ describe("rollups answer as raw events do", () => {
     await same("/api/usage?groupBy=sandbox", keys.globex!);
   });
 
-  it("reads whole days from usage_ops_1d, and only the edges from finer rollups and raw events", async () => {
+  /** The collections the rollup service's aggregations read (first stage, then each $unionWith), for one request. */
+  async function sourcesOf(url: string): Promise<string[][]> {
     const pipelines: Array<{ aggregate: string; pipeline: Array<Record<string, any>> }> = [];
     const listener = (e: { commandName: string; command: any }) => e.commandName === "aggregate" && pipelines.push(e.command);
     fromRollups.mongo.client.on("commandStarted", listener);
-    // [T0 − 1 h 30 s, T0 + 3 d) in days: raw events for 30 s, an hour, then three whole days.
-    await same(`/api/v1/sandbox/usage?start_time=${unix(T0) - 3630}&end_time=${unix(T0 + 3 * DAY)}&bucket_width=1d`, keys.acme!);
+    await same(url, keys.acme!);
     fromRollups.mongo.client.off("commandStarted", listener);
-    // The rollup service's measures and sessions, then the raw one's.
-    expect(pipelines).toHaveLength(3);
-    const sources = [pipelines[0]!.aggregate, ...pipelines[0]!.pipeline.filter((s) => s.$unionWith).map((s) => s.$unionWith.coll)];
-    expect(sources).toEqual(["usage_ops_1d", "usage_ops_1h", "usage_events"]);
+    // The rollup service's pipelines, then the raw one's (the last).
+    return pipelines.slice(0, -1).map((p) => [p.aggregate, ...p.pipeline.filter((s) => s.$unionWith).map((s) => s.$unionWith.coll)]);
+  }
+
+  it("reads whole days from usage_ops_1d, and only the edges from finer rollups and raw events", async () => {
+    // [T0 − 1 h 30 s, T0 + 3 d) in days: raw events for 30 s, an hour, then three whole days.
+    const [measures, presence, ...rest] = await sourcesOf(`/api/v1/sandbox/usage?start_time=${unix(T0) - 3630}&end_time=${unix(T0 + 3 * DAY)}&bucket_width=1d&group_by=user_id`);
+    expect(rest).toEqual([]);
+    expect(measures).toEqual(["usage_ops_1d", "usage_ops_1h", "usage_events"]);
     // Distinct sessions of the three whole days come from the day counters; presence is read only
     // for the ragged first bucket (and the mixed sessions of whole days).
-    const presence = [pipelines[1]!.aggregate, ...pipelines[1]!.pipeline.filter((s) => s.$unionWith).map((s) => s.$unionWith.coll)];
     expect(presence).toEqual(["usage_session_buckets", "usage_events", "usage_session_buckets"]);
+  });
+
+  it("without group-by, reads the totals: one document per org and bucket, and presence only for ragged buckets", async () => {
+    const [measures, presence, ...rest] = await sourcesOf(`/api/v1/sandbox/usage?start_time=${unix(T0) - 3630}&end_time=${unix(T0 + 3 * DAY)}&bucket_width=1d`);
+    expect(rest).toEqual([]);
+    expect(measures).toEqual(["usage_totals_1d", "usage_totals_1h", "usage_events"]);
+    // The totals count mixed sessions too: whole days need no presence.
+    expect(presence).toEqual(["usage_session_buckets", "usage_events"]);
+    // Whole UTC minutes: the totals alone, no presence pipeline at all.
+    expect(await sourcesOf(`/api/v1/sandbox/usage?start_time=${unix(T0 + DAY)}&end_time=${unix(T0 + DAY) + 3600}&bucket_width=1m&group_by=org_id`)).toEqual([["usage_totals_1m"]]);
   });
 });
 
@@ -271,7 +322,7 @@ async function contents(t: TestApp, name: string) {
     .sort((a, b) => (JSON.stringify(a._id) < JSON.stringify(b._id) ? -1 : 1));
 }
 
-const ROLLUPS = ["usage_ops_1m", "usage_ops_1h", "usage_ops_1d", "usage_session_buckets", "usage_memory_1m", "sessions", "sandboxes"];
+const ROLLUPS = ["usage_ops_1m", "usage_ops_1h", "usage_ops_1d", "usage_totals_1m", "usage_totals_1h", "usage_totals_1d", "usage_session_buckets", "usage_memory_1m", "sessions", "sandboxes"];
 
 describe("rebuilding rollups from raw events", () => {
   it("reproduces exactly what the incremental refreshes left", async () => {
@@ -286,13 +337,19 @@ describe("rebuilding rollups from raw events", () => {
     const cols = fromRollups.deps.cols;
     const url = `/api/v1/sandbox/usage?start_time=${unix(T0)}&end_time=${unix(T0 + 4 * DAY)}&bucket_width=1d&group_by=user_id`;
     const good = await same(url, keys.acme!);
+    const ungrouped = url.replace("&group_by=user_id", "");
+    const goodTotals = await same(ungrouped, keys.acme!);
+    await cols.totalsByDay.updateMany({ "_id.org_id": "acme" }, { $set: { n: 1e9, ns: 0 } });
+    await cols.totalsByHour.deleteMany({ "_id.org_id": "acme" });
     await cols.opsByDay.updateMany({ "_id.org_id": "acme" }, { $set: { n: 1e9, request_count: 1 } });
     await cols.opsByHour.deleteMany({ "_id.org_id": "acme", "_id.t": { $lt: new Date(T0 + DAY) } });
     await cols.opsByDay.insertOne({ ...(await cols.opsByDay.findOne({ "_id.org_id": "acme" }))!, _id: { org_id: "acme", t: new Date(T0 - 30 * DAY), user_id: "ghost", api_key_id: null, operation: "turn", provider: "aws", session_kind: "standard" } });
     const damaged = await fromRollups.app.inject({ method: "GET", url, headers: bearer(keys.acme!) });
     expect(damaged.json()).not.toEqual(good);
+    expect((await fromRollups.app.inject({ method: "GET", url: ungrouped, headers: bearer(keys.acme!) })).json()).not.toEqual(goodTotals);
     await rebuildAll(fromRollups.deps.client, cols);
     expect(await same(url, keys.acme!)).toEqual(good);
+    expect(await same(ungrouped, keys.acme!)).toEqual(goodTotals);
     expect(await cols.opsByDay.countDocuments({ "_id.user_id": "ghost" })).toBe(0);
   }, 60_000);
 });
@@ -315,5 +372,6 @@ describe("rebuilding while ingest goes on", () => {
     const after = await Promise.all(ROLLUPS.map((c) => contents(fromRollups, c)));
     for (const [i, name] of ROLLUPS.entries()) expect(during[i], name).toEqual(after[i]);
     await same(`/api/v1/sandbox/usage?start_time=${unix(T0)}&end_time=${unix(T0 + 4 * DAY)}&bucket_width=1h&limit=168&group_by=operation`, keys.acme!);
+    await same(`/api/v1/sandbox/usage?start_time=${unix(T0)}&end_time=${unix(T0 + 4 * DAY)}&bucket_width=1h&limit=168`, keys.acme!);
   }, 120_000);
 });
