@@ -3,6 +3,7 @@
  * stable so pipelines can say which one serves them; `ensureIndexes` is idempotent and runs at start.
  */
 import type { Collection, Db, IndexDescription } from "mongodb";
+import { markTotalsIfFresh } from "../store/meta.js";
 
 export const SANDBOX_OPERATIONS = [
   "session_start",
@@ -125,6 +126,13 @@ export interface OperationRollupDoc {
  * document per bucket however many tuples the bucket holds. Kept by the same transactions as the
  * operation rollups.
  */
+/** A fact about the store as a whole: `_id: "totals"` once the totals cover every stored event (store/meta.ts). */
+export interface StoreMetaDoc {
+  _id: string;
+  at: Date;
+  by: "fresh" | "rebuild";
+}
+
 export interface OperationTotalsDoc {
   _id: { org_id: string; t: Date };
   n: number;
@@ -328,6 +336,7 @@ export const COLLECTIONS = {
   budgets: "budgets",
   budgetMarks: "budget_marks",
   webhookDeliveries: "webhook_deliveries",
+  storeMeta: "store_meta",
 } as const;
 
 export const INDEXES = {
@@ -472,6 +481,7 @@ export interface Collections {
   budgets: Collection<BudgetDoc>;
   budgetMarks: Collection<BudgetMarkDoc>;
   webhookDeliveries: Collection<WebhookDeliveryDoc>;
+  storeMeta: Collection<StoreMetaDoc>;
 }
 
 export function collections(db: Db): Collections {
@@ -493,6 +503,7 @@ export function collections(db: Db): Collections {
     budgets: db.collection<BudgetDoc>(COLLECTIONS.budgets),
     budgetMarks: db.collection<BudgetMarkDoc>(COLLECTIONS.budgetMarks),
     webhookDeliveries: db.collection<WebhookDeliveryDoc>(COLLECTIONS.webhookDeliveries),
+    storeMeta: db.collection<StoreMetaDoc>(COLLECTIONS.storeMeta),
   };
 }
 
@@ -501,4 +512,5 @@ export async function ensureIndexes(db: Db): Promise<void> {
   for (const [name, specs] of Object.entries(INDEX_SPECS)) {
     await db.collection(name).createIndexes(specs);
   }
+  await markTotalsIfFresh(collections(db));
 }

@@ -26,4 +26,5 @@ export const SHARD_KEYS: Record<(typeof COLLECTIONS)[keyof typeof COLLECTIONS], 
   [COLLECTIONS.budgets]: { _id: 1 },
   [COLLECTIONS.budgetMarks]: { _id: 1 },
   [COLLECTIONS.webhookDeliveries]: { org_id: 1, budget_id: 1 },
+  [COLLECTIONS.storeMeta]: { _id: 1 },
 };

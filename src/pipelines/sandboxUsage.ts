@@ -210,12 +210,15 @@ export function coverBucket(a: number, b: number, levels: readonly Level[]): Seg
 export interface PagePlan {
   /** Per bucket: its segments, and whether it is exactly one rollup bucket (counters answer). */
   buckets: Array<{ start: number; segments: Segment[]; single: boolean }>;
+  /** The totals answer (no dimension asked for, and the store's totals are complete). */
+  totals: boolean;
 }
 
 /** No dimension of the operation rollups asked for: the totals answer (org_id is their key). */
 export const readsTotals = (q: Pick<BucketPageQuery, "groupBy">): boolean => q.groupBy.every((d) => d === "org_id");
 
-export function planPage(q: BucketPageQuery): PagePlan {
+/** `totalsReady`: whether the store's totals cover every stored event (store/meta.ts); else the rollups answer. */
+export function planPage(q: BucketPageQuery, totalsReady = true): PagePlan {
   const from = q.from.getTime();
   const to = q.to.getTime();
   const buckets: PagePlan["buckets"] = [];
@@ -228,7 +231,7 @@ export function planPage(q: BucketPageQuery): PagePlan {
     const single = segments.length === 1 && only!.source !== "raw" && only!.from === start && only!.to === q.boundaries[i + 1] && only!.to - only!.from === LEVELS[only!.source].ms;
     buckets.push({ start, segments, single });
   }
-  return { buckets };
+  return { buckets, totals: totalsReady && readsTotals(q) };
 }
 
 /** Adjacent segments of one source joined (fewer sub-pipelines; buckets come from $dateTrunc). */
@@ -258,7 +261,7 @@ function unionAll(parts: PlannedPipeline[]): PlannedPipeline | null {
 
 /** Measures (and the rollup session counters) of every bucket of the page. */
 export function buildMeasuresPipeline(q: BucketPageQuery, plan: PagePlan): PlannedPipeline | null {
-  const totals = readsTotals(q);
+  const { totals } = plan;
   const project: Document = { t: "$_id.t", org_id: "$_id.org_id", n: 1, ns: { $ifNull: ["$ns", 0] }, nf: { $ifNull: ["$nf", 0] }, peak_memory_mib: 1, reserved_memory_mib: 1 };
   if (totals) delete project.nf;
   else for (const d of ROLLUP_DIMENSIONS) project[d] = `$_id.${d}`;
@@ -298,7 +301,7 @@ export function buildMeasuresPipeline(q: BucketPageQuery, plan: PagePlan): Plann
  * tuples, so they are not unwound.
  */
 export function buildSessionsPipeline(q: BucketPageQuery, plan: PagePlan): PlannedPipeline | null {
-  const totals = readsTotals(q);
+  const { totals } = plan;
   const composite = joinRuns(plan.buckets.filter((b) => !b.single).flatMap((b) => b.segments));
   const single = totals ? [] : joinRuns(plan.buckets.filter((b) => b.single).flatMap((b) => b.segments));
   const dims = (field: (d: string) => unknown) => (totals ? {} : Object.fromEntries(ROLLUP_DIMENSIONS.map((d) => [d, field(d)])));
@@ -341,9 +344,10 @@ export type SessionCounter = "ns" | "nf";
 export function planSandboxUsage(
   q: BucketPageQuery,
   source: UsageSource,
+  totalsReady = true,
 ): { raw: PlannedPipeline } | { plan: PagePlan; measures: PlannedPipeline | null; sessions: PlannedPipeline | null; counter: SessionCounter } {
   if (source === "raw" || q.scope.externalUserId !== null) return { raw: { collection: COLLECTIONS.usageEvents, pipeline: buildSandboxUsagePipeline(q) } };
-  const plan = planPage(q);
-  const counter = readsTotals(q) || q.groupBy.includes("operation") ? "ns" : "nf";
+  const plan = planPage(q, totalsReady);
+  const counter = plan.totals || q.groupBy.includes("operation") ? "ns" : "nf";
   return { plan, measures: buildMeasuresPipeline(q, plan), sessions: buildSessionsPipeline(q, plan), counter };
 }

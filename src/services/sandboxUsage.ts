@@ -19,6 +19,7 @@ import {
   planSandboxUsage,
 } from "../pipelines/sandboxUsage.js";
 import { DEFAULT_TIME_ZONE, LocalBuckets, parseTimeZone } from "../zones.js";
+import { totalsReady } from "../store/meta.js";
 import { operationScope, resolveOrgScope } from "./scope.js";
 
 /** Buckets per page: MKA1's defaults and maxima. */
@@ -223,7 +224,7 @@ const groupKeyOf = (row: BucketRow) => JSON.stringify(GROUP_BY_DIMENSIONS.map((d
 
 /** The page's results per bucket start, from the raw events or the rollups (measures and sessions). */
 async function pageRows(deps: AppDeps, q: Parameters<typeof planSandboxUsage>[0]): Promise<Map<number, SandboxUsageResultJson[]>> {
-  const planned = planSandboxUsage(q, deps.config.USAGE_SOURCE);
+  const planned = planSandboxUsage(q, deps.config.USAGE_SOURCE, await totalsReady(deps.cols));
   let rows: BucketRow[];
   if ("raw" in planned) rows = await runPlanned<BucketRow>(deps, planned.raw);
   else {

@@ -13,6 +13,7 @@ import { addExact, type ExactInt, exactInt, withInt64 } from "../int64.js";
 import { MS_PER_DAY, MS_PER_MINUTE } from "../time.js";
 import { bucketStart, type Level, rollupKey, ROLLUP_DIMENSIONS, totalsKey, tupleId } from "./levels.js";
 import { refreshMemoryMinutes } from "./memory.js";
+import { markTotalsComplete } from "./meta.js";
 import { MEASURE_FIELDS, presenceId, rollupCollection, totalsCollection } from "./operations.js";
 import { creditsOf, isMixed } from "./presence.js";
 import { addSandboxEvents } from "./sandboxes.js";
@@ -228,5 +229,6 @@ export async function rebuildAll(client: MongoClient, cols: Collections, opts: {
     }
     await rebuildSessions(client, cols, org);
   }
+  await markTotalsComplete(cols);
   return { orgs: orgs.length, hours, days };
 }
