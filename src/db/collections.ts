@@ -97,13 +97,8 @@ export interface OperationRollupKey {
   session_kind: string | null;
 }
 
-/**
- * Operations of one org in one bucket with one value of every dimension, pre-aggregated
- * (`usage_ops_1m` / `_1h` / `_1d`; see store/operations.ts): ingest adds each event's measures in the
- * same transaction that stores the event, and a void takes them out again.
- */
-export interface OperationRollupDoc {
-  _id: OperationRollupKey;
+/** The sums and maxima a rollup or totals document keeps of the operations behind it. */
+interface OperationMeasures {
   n: number;
   request_count: number;
   duration_ms: number;
@@ -113,6 +108,15 @@ export interface OperationRollupDoc {
   oom_killed_count: number;
   peak_memory_mib: number | null;
   reserved_memory_mib: number | null;
+}
+
+/**
+ * Operations of one org in one bucket with one value of every dimension, pre-aggregated
+ * (`usage_ops_1m` / `_1h` / `_1d`; see store/operations.ts): ingest adds each event's measures in the
+ * same transaction that stores the event, and a void takes them out again.
+ */
+export interface OperationRollupDoc extends OperationMeasures {
+  _id: OperationRollupKey;
   /** Sessions of this org with an operation of exactly this tuple in the bucket (not counting
    * "mixed" sessions, whose identity changed inside the bucket: see store/presence.ts). */
   ns: number;
@@ -126,27 +130,18 @@ export interface OperationRollupDoc {
  * document per bucket however many tuples the bucket holds. Kept by the same transactions as the
  * operation rollups.
  */
+export interface OperationTotalsDoc extends OperationMeasures {
+  _id: { org_id: string; t: Date };
+  /** Distinct sessions of this org with an operation in the bucket ("mixed" ones included): one
+   * for each presence document of the (level, bucket). */
+  ns: number;
+}
+
 /** A fact about the store as a whole: `_id: "totals"` once the totals cover every stored event (store/meta.ts). */
 export interface StoreMetaDoc {
   _id: string;
   at: Date;
   by: "fresh" | "rebuild";
-}
-
-export interface OperationTotalsDoc {
-  _id: { org_id: string; t: Date };
-  n: number;
-  request_count: number;
-  duration_ms: number;
-  workspace_bytes_in: number;
-  workspace_bytes_out: number;
-  files_changed_count: number;
-  oom_killed_count: number;
-  peak_memory_mib: number | null;
-  reserved_memory_mib: number | null;
-  /** Distinct sessions of this org with an operation in the bucket ("mixed" ones included): one
-   * for each presence document of the (level, bucket). */
-  ns: number;
 }
 
 /** Which tuples one session has operations of in one rollup bucket (`usage_session_buckets`). */
