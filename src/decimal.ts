@@ -10,14 +10,14 @@
  * does not.
  */
 import { Decimal128, Long } from "mongodb";
-import { type ExactInt } from "./int64.js";
+import { type ExactInt, exactInt } from "./int64.js";
 
 export interface Decimal {
   coef: bigint;
   exp: number;
 }
 
-export const ZERO: Decimal = { coef: 0n, exp: 0 };
+const ZERO: Decimal = { coef: 0n, exp: 0 };
 
 const DECIMAL_TEXT = /^(-?)(\d+)(?:\.(\d*))?(?:e([+-]?\d+))?$/i;
 
@@ -54,13 +54,6 @@ export function multiply(a: Decimal, b: Decimal): Decimal {
   return { coef: a.coef * b.coef, exp: a.exp + b.exp };
 }
 
-/** Σ of the decimals. */
-export function sum(values: Iterable<Decimal>): Decimal {
-  let total = ZERO;
-  for (const v of values) total = add(total, v);
-  return total;
-}
-
 /** `d` as the ratio num / den of two bigints (den > 0). */
 function ratio(d: Decimal): [bigint, bigint] {
   return d.exp >= 0 ? [d.coef * 10n ** BigInt(d.exp), 1n] : [d.coef, 10n ** BigInt(-d.exp)];
@@ -81,8 +74,7 @@ function roundRatio(num: bigint, den: bigint, mode: Rounding): bigint {
 /** `d ÷ divisor` rounded to a whole number: a number while it is a safe integer, a bigint past that. */
 export function divideToInteger(d: Decimal, divisor: bigint, mode: Rounding): ExactInt {
   const [num, den] = ratio(d);
-  const q = roundRatio(num, den * divisor, mode);
-  return q >= BigInt(Number.MIN_SAFE_INTEGER) && q <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(q) : q;
+  return exactInt(roundRatio(num, den * divisor, mode));
 }
 
 /**

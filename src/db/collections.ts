@@ -502,7 +502,10 @@ export function collections(db: Db): Collections {
   };
 }
 
-/** Creates every index this service relies on; safe to run on each start and from many replicas. */
+/**
+ * Creates every index this service relies on, and on a database with no event yet records that its
+ * totals are complete (store/meta.ts); safe to run on each start and from many replicas.
+ */
 export async function ensureIndexes(db: Db): Promise<void> {
   for (const [name, specs] of Object.entries(INDEX_SPECS)) {
     await db.collection(name).createIndexes(specs);

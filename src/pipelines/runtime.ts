@@ -42,8 +42,6 @@ export function decimalTimes(runtime: string, field: string): Document {
 export const ROLLUP_GROUP_KEYS = ["external_user_id", "external_project_id", "workspace_id"] as const;
 export type RollupGroupKey = (typeof ROLLUP_GROUP_KEYS)[number];
 
-export type { Prices } from "../cost.js";
-
 export interface UsageRollupQuery {
   /** One or more orgs (one for MIOSA's endpoint; many for federated `Organization.usageRollup`). */
   orgIds: string[];
